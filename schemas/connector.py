@@ -1,0 +1,90 @@
+"""Connector specs: how the hub pulls a dataset from its department.
+
+The ``type`` value, the connector registry key and the model's ``Literal`` are
+the same string.  Credentials never appear here: ``connection`` names an
+Airflow connection or an ``ONESOURCE_CONN_<ID>`` environment variable.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from schemas.base import ConnectionId, Model, Name
+
+
+class Incremental(Model):
+    """Pull only rows whose watermark column passed the stored high-water mark."""
+
+    column: str = Field(min_length=1)
+    lookback: int = Field(0, ge=0, description="re-read this many units before the watermark")
+
+
+class SqlConnector(Model):
+    type: Literal["sql"]
+    connection: ConnectionId
+    table: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+    query: str | None = None
+    incremental: Incremental | None = None
+    batch_rows: int = Field(100_000, ge=1_000, le=5_000_000)
+    engine: Literal["auto", "adbc", "connectorx", "sqlalchemy"] = "auto"
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> SqlConnector:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        return self
+
+
+class FilesConnector(Model):
+    type: Literal["files"]
+    connection: ConnectionId = Field(description="names the drop folder or fsspec URL")
+    pattern: str = Field("*", description="glob of files to take, e.g. '*.csv'")
+    format: Literal["csv", "xlsx", "parquet", "jsonl"]
+    encoding: Literal["auto", "utf-8", "utf-8-sig", "gbk", "gb18030"] = "auto"
+    delimiter: str = Field(",", min_length=1, max_length=1)
+    sheet: str | None = None
+    header_row: int = Field(1, ge=1)
+    columns: dict[str, Name] = Field(
+        default_factory=dict, description="file header -> field name, e.g. 身份证号: id_number"
+    )
+
+
+class Pagination(Model):
+    style: Literal["none", "page", "offset", "cursor"] = "none"
+    page_param: str = "page"
+    size_param: str = "page_size"
+    offset_param: str = "offset"
+    cursor_param: str = "cursor"
+    cursor_path: str = Field(
+        "next_cursor", description="dotted path of the next cursor in a response"
+    )
+    page_size: int = Field(1_000, ge=1, le=100_000)
+    first_page: int = Field(1, ge=0)
+
+
+class HttpConnector(Model):
+    type: Literal["http"]
+    connection: ConnectionId = Field(description="base URL and auth header")
+    path: str = Field(pattern=r"^/")
+    records_path: str = Field("data", description="dotted path of the record list in a response")
+    params: dict[str, str] = Field(default_factory=dict)
+    pagination: Pagination = Field(default_factory=Pagination)
+    timeout_s: float = Field(30.0, gt=0, le=600)
+    max_retries: int = Field(5, ge=0, le=20)
+
+
+class PushConnector(Model):
+    """The department pushes batches through the exchange API; nothing is pulled."""
+
+    type: Literal["push"]
+    formats: list[Literal["csv", "parquet", "jsonl", "json"]] = Field(
+        default_factory=lambda: ["csv", "parquet", "json"]
+    )
+
+
+ConnectorSpec = Annotated[
+    SqlConnector | FilesConnector | HttpConnector | PushConnector, Field(discriminator="type")
+]
+CONNECTOR_TYPES: tuple[str, ...] = ("sql", "files", "http", "push")

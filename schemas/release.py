@@ -1,0 +1,177 @@
+"""Open-data releases: de-identified products built from curated resources."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from schemas.base import ElementId, Entry, Model, Name, Text
+from schemas.vocab import OpenClass, ReleaseKind, Technique, UpdateCycle
+
+
+class BandsHierarchy(Model):
+    """Numeric bands, e.g. ages 5 -> 10 -> 20 -> *."""
+
+    type: Literal["bands"]
+    widths: list[int] = Field(min_length=1)
+    start: int = 0
+
+
+class AgeHierarchy(Model):
+    """Age computed from a birth date at the release date, then banded."""
+
+    type: Literal["age"]
+    widths: list[int] = Field(default_factory=lambda: [5, 10, 20], min_length=1)
+
+
+class DateHierarchy(Model):
+    """Date -> month -> year."""
+
+    type: Literal["date"]
+    levels: list[Literal["month", "year"]] = Field(default_factory=lambda: ["month", "year"])
+
+
+class PrefixHierarchy(Model):
+    """Keep a shorter prefix, e.g. division codes 6 -> 4 -> 2 digits."""
+
+    type: Literal["prefix"]
+    lengths: list[int] = Field(min_length=1)
+
+
+class CodeListHierarchy(Model):
+    """Climb the parent chain of a code list."""
+
+    type: Literal["code_list"]
+    code_list: Name
+
+
+Hierarchy = Annotated[
+    BandsHierarchy | AgeHierarchy | DateHierarchy | PrefixHierarchy | CodeListHierarchy,
+    Field(discriminator="type"),
+]
+
+
+class ReleaseInput(Model):
+    """A curated resource, or the golden records of an entity, read by a release."""
+
+    resource: Name | None = None
+    entity: Name | None = None
+    join_on: list[str] = Field(default_factory=list, description="fields joined to the first input")
+
+    @model_validator(mode="after")
+    def _one(self) -> ReleaseInput:
+        if (self.resource is None) == (self.entity is None):
+            raise ValueError("give exactly one of 'resource' or 'entity'")
+        return self
+
+    @property
+    def ref(self) -> str:
+        return self.resource or self.entity or ""
+
+
+class ReleaseColumn(Model):
+    source: str = Field(
+        pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", description="<input>.<field>"
+    )
+    technique: Technique
+    hierarchy: Hierarchy | None = None
+    level: int | Literal["auto"] | None = None
+    bottom: float | None = None
+    top: float | None = None
+    title: str | None = None
+    description: str | None = None
+
+    @model_validator(mode="after")
+    def _technique_args(self) -> ReleaseColumn:
+        if self.technique is Technique.generalize:
+            if self.hierarchy is None:
+                raise ValueError("[technique] 'generalize' needs a hierarchy")
+            if self.level is None:
+                raise ValueError(
+                    "[technique] 'generalize' needs level: a number, or 'auto' for k-anonymity"
+                )
+        elif self.hierarchy is not None or self.level is not None:
+            raise ValueError(
+                f"hierarchy and level apply only to 'generalize', not {self.technique.value!r}"
+            )
+        if self.technique is Technique.top_bottom_code and self.top is None and self.bottom is None:
+            raise ValueError("[technique] 'top_bottom_code' needs top, bottom or both")
+        return self
+
+
+class Measure(Model):
+    function: Literal["count", "sum", "mean", "min", "max"]
+    column: str | None = None
+
+    @model_validator(mode="after")
+    def _column(self) -> Measure:
+        if self.function != "count" and self.column is None:
+            raise ValueError(f"measure function {self.function!r} needs a column")
+        return self
+
+
+class Aggregate(Model):
+    group_by: list[str] = Field(min_length=1)
+    measures: dict[Name, Measure] = Field(min_length=1)
+    min_cell: int = Field(10, ge=1, description="cells counted below this are suppressed")
+
+
+class Release(Entry):
+    name: Name
+    title: Text
+    title_en: Text
+    summary: Text
+    kind: ReleaseKind
+    publisher: Name = Field(description="department code answering for the release")
+    open_class: OpenClass
+    open_condition: str | None = None
+    update_cycle: UpdateCycle
+    licence: Text = "CC-BY-4.0"
+    theme: Name
+    keywords: list[Text] = Field(default_factory=list)
+    inputs: list[ReleaseInput] = Field(min_length=1)
+    columns: dict[Name, ReleaseColumn] = Field(min_length=1)
+    quasi_identifiers: list[str] = Field(default_factory=list)
+    sensitive: list[str] = Field(default_factory=list)
+    k: int | None = Field(None, ge=2, le=1000)
+    l: int | None = Field(None, ge=2, le=100)  # noqa: E741 - l-diversity's own letter
+    suppression_limit: float = Field(0.0, ge=0, le=0.5)
+    aggregate: Aggregate | None = None
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Release:
+        problems: list[str] = []
+        if self.open_class is OpenClass.closed:
+            problems.append("[open_class] a release is published: use 'open' or 'restricted'")
+        if self.open_class is OpenClass.restricted and not self.open_condition:
+            problems.append("[open_class] 'restricted' needs open_condition")
+        if self.kind is ReleaseKind.aggregate and self.aggregate is None:
+            problems.append("[kind] 'aggregate' needs an aggregate section")
+        if self.kind is not ReleaseKind.aggregate and self.aggregate is not None:
+            problems.append(f"[aggregate] does not apply to kind {self.kind.value!r}")
+        if self.quasi_identifiers and self.k is None:
+            problems.append("[quasi_identifiers] need k")
+        if self.l is not None and not self.sensitive:
+            problems.append("[l] needs sensitive attributes")
+        for key in ("quasi_identifiers", "sensitive"):
+            for name in getattr(self, key):
+                if name not in self.columns:
+                    problems.append(f"[{key}] {name!r} is not a column of this release")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+    @property
+    def output_columns(self) -> list[str]:
+        return [n for n, c in self.columns.items() if c.technique is not Technique.drop]
+
+
+class NegativeEntry(Model):
+    element: ElementId
+    reason: Text
+    legal_basis: Text
+
+
+class NegativeList(Entry):
+    entries: list[NegativeEntry] = Field(default_factory=list)
