@@ -1,0 +1,6 @@
+"""The departments' side of the hub: source adapters that yield Arrow record batches.
+
+Sources are looked up by the catalog's connector ``type`` through
+``connectors.registry.get_source``; every source returns an
+``connectors.base.Extraction`` whose batches match the resource's pinned schema.
+"""

@@ -1,0 +1,407 @@
+"""The client SDK departments use to call the hub's exchange API.
+
+    from connectors.client import ExchangeClient
+
+    with ExchangeClient("https://hub.example", api_key) as hub:
+        table = hub.read("population_register", fields=["name"], where={"id_number": "..."})
+        ok = hub.verify({"id_number": "..."}, {"name": "张三"}, resource="population_register")
+
+Transient failures (connection errors, 5xx on idempotent calls, 429 honouring
+Retry-After) are retried with exponential backoff; what remains is raised as
+a ``TransientError`` or ``TerminalError`` subclass carrying the server's message.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+import pyarrow as pa
+
+from schemas.errors import TerminalError, TransientError
+
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+API = "/api/exchange"
+
+
+class ExchangeError(TerminalError):
+    """The hub refused a call; ``status`` and ``server_code`` say why."""
+
+    code = "exchange-refused"
+
+    def __init__(self, message: str, *, status: int, server_code: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.server_code = server_code
+
+
+class ExchangeAuthError(ExchangeError):
+    code = "exchange-auth"
+
+
+class ExchangeAccessDenied(ExchangeError):
+    code = "exchange-access-denied"
+
+
+class ExchangeNotFound(ExchangeError):
+    code = "exchange-not-found"
+
+
+class ExchangeUnavailable(TransientError):
+    """The hub could not be reached or failed (5xx) after every retry."""
+
+    code = "exchange-unavailable"
+
+
+class ExchangeRateLimited(TransientError):
+    """Still rate limited after every retry."""
+
+    code = "exchange-rate-limited"
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ResourceAccess:
+    name: str
+    title: str
+    provider: str
+    access: str
+    readable_fields: list[str]
+    verifiable_fields: list[str]
+    requestable_fields: list[str]
+    version: int | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AccessRequest:
+    id: str
+    requester: str
+    owner: str
+    resource: str
+    fields: list[str]
+    status: str
+    due_at: str
+    overdue: bool
+    grant_id: str | None
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    id: str
+    resource: str
+    status: str
+    run_id: str | None
+    version: int | None
+    rows_read: int | None
+    rows_good: int | None
+    rows_quarantined: int | None
+    error: str | None
+    quality: dict[str, Any] | None
+
+
+def _request_of(data: dict[str, Any]) -> AccessRequest:
+    grant = data.get("grant") or {}
+    return AccessRequest(
+        id=data["id"],
+        requester=data["requester"],
+        owner=data["owner"],
+        resource=data["resource"],
+        fields=list(data["fields"]),
+        status=data["status"],
+        due_at=data["due_at"],
+        overdue=bool(data["overdue"]),
+        grant_id=grant.get("id"),
+        raw=data,
+    )
+
+
+def _push_of(data: dict[str, Any]) -> PushResult:
+    return PushResult(
+        id=data["id"],
+        resource=data["resource"],
+        status=data["status"],
+        run_id=data.get("run_id"),
+        version=data.get("version"),
+        rows_read=data.get("rows_read"),
+        rows_good=data.get("rows_good"),
+        rows_quarantined=data.get("rows_quarantined"),
+        error=data.get("error"),
+        quality=data.get("quality"),
+    )
+
+
+def _error_of(resp: httpx.Response) -> tuple[str, str]:
+    try:
+        body = resp.json()
+        err = body["error"]
+        return str(err["code"]), str(err["message"])
+    except (ValueError, KeyError, TypeError):
+        return "http-" + str(resp.status_code), resp.text[:500] or resp.reason_phrase
+
+
+def _retry_after(resp: httpx.Response, default: float) -> float:
+    try:
+        return max(0.0, float(resp.headers.get("retry-after", default)))
+    except ValueError:
+        return default
+
+
+class ExchangeClient:
+    """Typed access to ``/api/exchange`` with one department's API key."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.25,
+        max_wait: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            headers={"Authorization": f"Bearer {api_key}"},
+            transport=transport,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ExchangeClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # plumbing
+
+    def _call(
+        self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
+    ) -> httpx.Response:
+        attempt = 0
+        while True:
+            wait = min(self.max_wait, self.backoff * (2**attempt))
+            try:
+                resp = self._http.request(method, API + path, **kwargs)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempt >= self.retries:
+                    raise ExchangeUnavailable(
+                        f"cannot reach the hub at {self._http.base_url}: {exc}"
+                    ) from exc
+            except httpx.TransportError as exc:
+                if not idempotent or attempt >= self.retries:
+                    raise ExchangeUnavailable(f"{method} {path} failed: {exc}") from exc
+            else:
+                if resp.status_code < 400:
+                    return resp
+                code, message = _error_of(resp)
+                if resp.status_code == 429:
+                    if attempt >= self.retries:
+                        raise ExchangeRateLimited(message, _retry_after(resp, wait))
+                    wait = min(self.max_wait, _retry_after(resp, wait))
+                elif resp.status_code >= 500:
+                    if not idempotent or attempt >= self.retries:
+                        raise ExchangeUnavailable(f"{resp.status_code} {code}: {message}")
+                else:
+                    raise self._refusal(resp.status_code, code, message)
+            attempt += 1
+            time.sleep(wait)
+
+    @staticmethod
+    def _refusal(status: int, code: str, message: str) -> ExchangeError:
+        kind: type[ExchangeError] = ExchangeError
+        if status == 401:
+            kind = ExchangeAuthError
+        elif status == 403:
+            kind = ExchangeAccessDenied
+        elif status == 404:
+            kind = ExchangeNotFound
+        return kind(f"{code}: {message}", status=status, server_code=code)
+
+    def _json(self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any) -> Any:
+        return self._call(method, path, idempotent=idempotent, **kwargs).json()
+
+    # what I am, what I can read
+
+    def me(self) -> str:
+        """The department this key belongs to."""
+        return str(self._json("GET", "/me")["department"])
+
+    def resources(self) -> list[ResourceAccess]:
+        """Every resource with my access level and the fields I may read or verify."""
+        return [
+            ResourceAccess(
+                name=r["name"],
+                title=r["title"],
+                provider=r["provider"],
+                access=r["access"],
+                readable_fields=list(r["readable_fields"]),
+                verifiable_fields=list(r["verifiable_fields"]),
+                requestable_fields=list(r["requestable_fields"]),
+                version=r.get("version"),
+                raw=r,
+            )
+            for r in self._json("GET", "/resources")
+        ]
+
+    def read(
+        self,
+        resource: str,
+        fields: list[str] | None = None,
+        where: dict[str, str] | None = None,
+        limit: int | None = None,
+        *,
+        page_size: int = 5000,
+        purpose: str | None = None,
+    ) -> pa.Table:
+        """Rows of ``resource`` (only fields I may read) as an Arrow table.
+
+        ``where`` filters by key-field equality; ``limit`` caps the rows (default: all,
+        fetched page by page over one stable version).
+        """
+        params: dict[str, Any] = {"eq": [f"{k}:{v}" for k, v in (where or {}).items()]}
+        if fields:
+            params["fields"] = ",".join(fields)
+        if purpose:
+            params["purpose"] = purpose
+        tables: list[pa.Table] = []
+        got = 0
+        cursor: str | None = None
+        while True:
+            size = page_size if limit is None else min(page_size, limit - got)
+            page_params = {**params, "limit": size}
+            if cursor:
+                page_params["cursor"] = cursor
+            resp = self._call(
+                "GET",
+                f"/resources/{resource}/rows",
+                params=page_params,
+                headers={"Accept": ARROW_STREAM},
+            )
+            with pa.ipc.open_stream(resp.content) as reader:
+                table = reader.read_all()
+            tables.append(table)
+            got += table.num_rows
+            cursor = resp.headers.get("x-next-cursor")
+            if not cursor or (limit is not None and got >= limit):
+                break
+        return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+
+    def verify(
+        self,
+        key: dict[str, str],
+        claims: dict[str, str],
+        resource: str | None = None,
+        purpose: str | None = None,
+    ) -> dict[str, bool]:
+        """Yes/no per claimed field (or element id when ``resource`` is None)."""
+        body: dict[str, Any] = {"key": key, "claims": claims}
+        if resource is not None:
+            body["resource"] = resource
+        if purpose is not None:
+            body["purpose"] = purpose
+        data = self._json("POST", "/verify", json=body)
+        return {str(k): bool(v) for k, v in data["matches"].items()}
+
+    # pushing
+
+    def push(
+        self,
+        resource: str,
+        path_or_bytes: str | Path | bytes,
+        fmt: str | None = None,
+        filename: str | None = None,
+    ) -> PushResult:
+        """Push a batch (CSV, Parquet or JSON) for a resource I own; returns the checked result."""
+        if isinstance(path_or_bytes, bytes):
+            data, name = path_or_bytes, filename or f"batch.{fmt or 'csv'}"
+        else:
+            path = Path(path_or_bytes)
+            data, name = path.read_bytes(), filename or path.name
+        form = {"fmt": fmt} if fmt else {}
+        return _push_of(
+            self._json(
+                "POST",
+                f"/resources/{resource}/pushes",
+                idempotent=False,
+                files={"file": (name, data)},
+                data=form,
+            )
+        )
+
+    def pushes(self, resource: str | None = None) -> list[PushResult]:
+        params = {"resource": resource} if resource else {}
+        return [_push_of(p) for p in self._json("GET", "/pushes", params=params)]
+
+    def push_status(self, push_id: str) -> PushResult:
+        """One push with its full quality report."""
+        return _push_of(self._json("GET", f"/pushes/{push_id}"))
+
+    # grants
+
+    def request_access(
+        self,
+        resource: str,
+        fields: list[str],
+        purpose: str,
+        legal_basis: str,
+        period_days: int = 365,
+    ) -> AccessRequest:
+        """Ask the owner for conditional fields of ``resource``."""
+        body = {
+            "resource": resource,
+            "fields": fields,
+            "purpose": purpose,
+            "legal_basis": legal_basis,
+            "period_days": period_days,
+        }
+        return _request_of(self._json("POST", "/requests", idempotent=False, json=body))
+
+    def pending(self) -> list[AccessRequest]:
+        """Requests waiting for my department's answer."""
+        return [_request_of(r) for r in self._json("GET", "/requests/pending")]
+
+    def my_requests(self) -> list[AccessRequest]:
+        return [_request_of(r) for r in self._json("GET", "/requests", params={"role": "outgoing"})]
+
+    def approve(self, request_id: str, note: str | None = None) -> AccessRequest:
+        return _request_of(
+            self._json(
+                "POST", f"/requests/{request_id}/approve", idempotent=False, json={"note": note}
+            )
+        )
+
+    def deny(self, request_id: str, note: str | None = None) -> AccessRequest:
+        return _request_of(
+            self._json(
+                "POST", f"/requests/{request_id}/deny", idempotent=False, json={"note": note}
+            )
+        )
+
+    def grants(self, role: str = "held") -> list[dict[str, Any]]:
+        data: list[dict[str, Any]] = self._json("GET", "/grants", params={"role": role})
+        return data
+
+    def revoke(self, grant_id: str) -> dict[str, Any]:
+        data: dict[str, Any] = self._json("POST", f"/grants/{grant_id}/revoke", idempotent=False)
+        return data

@@ -1,0 +1,493 @@
+"""Format readers shared by file drops and pushed uploads: CSV, xlsx, Parquet, JSON.
+
+Every reader streams a file in batches, renames headers through the spec's
+``columns:`` map, casts to the pinned schema and sends rows it cannot read
+(wrong number of columns, undecodable bytes, bad JSON, uncastable values) to
+the extraction's rejects with their line number.  CSV is read by pyarrow
+with every column as text; when pyarrow meets a malformed row or bad bytes
+the rest of the file is re-read by the exact (slower) Python reader.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import pyarrow as pa
+
+from connectors.base import Extraction, row_numbers
+from schemas.errors import SchemaDriftError
+
+Opener = Callable[[], IO[bytes]]
+SNIFF_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class ReadSpec:
+    """How to read one file; built from a ``FilesConnector`` or a push request."""
+
+    format: str  # csv | xlsx | parquet | jsonl | json
+    encoding: str = "auto"
+    delimiter: str = ","
+    sheet: str | None = None
+    header_row: int = 1
+    columns: Mapping[str, str] = field(default_factory=dict)  # header -> field
+    batch_rows: int = 65_536
+
+
+def read_stream(
+    ex: Extraction, resource: str, spec: ReadSpec, open_file: Opener, source: str
+) -> Iterator[pa.RecordBatch]:
+    """Batches of one file in the pinned schema (``open_file`` may be called twice)."""
+    readers = {"csv": _csv, "xlsx": _xlsx, "parquet": _parquet, "jsonl": _jsonl, "json": _json}
+    if spec.format not in readers:
+        raise SchemaDriftError(
+            f"{source}: unknown format {spec.format!r}", hint=f"use one of {', '.join(readers)}"
+        )
+    yield from readers[spec.format](ex, resource, spec, open_file, source)
+
+
+def sniff_encoding(head: bytes) -> str:
+    """BOM -> utf-8-sig; valid UTF-8 -> utf-8; anything else -> gb18030 (a superset of GBK)."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    # a UTF-8 file with a few corrupt bytes is still UTF-8; GBK text is rarely valid UTF-8
+    text = head.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    multibyte = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    return "utf-8" if multibyte > 10 * bad else "gb18030"
+
+
+def _rename(names: list[str], columns: Mapping[str, str]) -> list[str]:
+    out: list[str] = []
+    for name in names:
+        clean = name.strip().lstrip("\ufeff").strip()
+        new = columns.get(clean, clean)
+        while new in out:  # duplicate headers: keep the first under its name
+            new += "_dup"
+        out.append(new)
+    return out
+
+
+def check_headers(
+    ex: Extraction, resource: str, spec: ReadSpec, headers: list[str], source: str
+) -> list[str]:
+    """Field names for a file's headers; a field with no header is drift, named by header."""
+    from connectors.cast import find_column
+    from connectors.errors import ColumnDriftError
+
+    names = _rename(headers, spec.columns)
+    back = {field: header for header, field in spec.columns.items()}
+    for fld in ex.schema:
+        if find_column(names, fld.name) is None:
+            wanted = back.get(fld.name, fld.name)
+            raise ColumnDriftError(
+                resource,
+                fld.name,
+                str(fld.type),
+                "no such column",
+                detail=f"{source} has no header {wanted!r}; its headers: "
+                + ", ".join(h.strip() for h in headers[:40]),
+            )
+    return names
+
+
+def _csv(
+    ex: Extraction, resource: str, spec: ReadSpec, open_file: Opener, source: str
+) -> Iterator[pa.RecordBatch]:
+    with open_file() as f:
+        head = f.read(SNIFF_BYTES)
+    encoding = sniff_encoding(head) if spec.encoding == "auto" else spec.encoding
+    header = _header(head, encoding, spec)
+    names = check_headers(ex, resource, spec, header, source)
+    done = 0  # data rows already yielded (or rejected) by the fast path
+    fast = _csv_fast(ex, resource, spec, open_file, source, encoding, names)
+    try:
+        for batch, consumed in fast:
+            done = consumed
+            yield batch
+        return
+    except _NeedExact:
+        pass
+    yield from _csv_exact(ex, resource, spec, open_file, source, encoding, names, skip=done)
+
+
+class _NeedExact(Exception):
+    """The fast reader met something only the exact reader can report line by line."""
+
+
+def _header(head: bytes, encoding: str, spec: ReadSpec) -> list[str]:
+    import csv
+
+    text = head.decode(encoding, errors="replace")
+    lines = text.splitlines()
+    if len(lines) < spec.header_row:
+        return []
+    return next(csv.reader([lines[spec.header_row - 1]], delimiter=spec.delimiter), [])
+
+
+def _csv_fast(
+    ex: Extraction,
+    resource: str,
+    spec: ReadSpec,
+    open_file: Opener,
+    source: str,
+    encoding: str,
+    names: list[str],
+) -> Iterator[tuple[pa.RecordBatch, int]]:
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    def invalid(row: Any) -> str:
+        return "skip" if row.text.strip() == "" else "error"  # "error" -> exact reader
+
+    arrow_encoding = "utf8" if encoding in ("utf-8", "utf-8-sig") else encoding
+    read = pcsv.ReadOptions(
+        skip_rows=spec.header_row,
+        column_names=names,
+        encoding=arrow_encoding,
+        block_size=max(1 << 20, spec.batch_rows * 64),
+    )
+    parse = pcsv.ParseOptions(
+        delimiter=spec.delimiter,
+        invalid_row_handler=invalid,
+        ignore_empty_lines=False,
+        newlines_in_values=True,
+    )
+    convert = pcsv.ConvertOptions(
+        column_types={n: pa.string() for n in names},
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+    )
+    line = spec.header_row  # physical line of the last row read
+    rows = 0
+    f = open_file()
+    try:
+        try:
+            reader = pcsv.open_csv(
+                f, read_options=read, parse_options=parse, convert_options=convert
+            )
+            for raw in reader:
+                # line of each row: rows are lines, plus any newlines inside quoted values
+                extra = _newlines(raw) if raw.num_rows else None
+                starts = [line + 1 + i for i in range(raw.num_rows)]
+                if extra is not None:
+                    shift = 0
+                    for i, n in enumerate(extra):
+                        starts[i] += shift
+                        shift += n
+                    line += shift
+                line += raw.num_rows
+                blank = pc.invert(_any_valid(raw))
+                keep = raw.filter(pc.invert(blank)) if pc.any(blank).as_py() else raw
+                kept_lines = [s for s, b in zip(starts, blank.to_pylist(), strict=True) if not b]
+                batch = ex.cast(keep, resource, source=source, lines=kept_lines.__getitem__)
+                rows += keep.num_rows
+                yield batch, rows
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            # malformed rows or bad bytes: the exact reader reports them line by line
+            raise _NeedExact() from exc
+    finally:
+        f.close()
+
+
+def _any_valid(batch: pa.RecordBatch) -> pa.Array:
+    import pyarrow.compute as pc
+
+    out = pc.is_valid(batch.column(0))
+    for col in batch.columns[1:]:
+        out = pc.or_(out, pc.is_valid(col))
+    return out
+
+
+def _newlines(batch: pa.RecordBatch) -> list[int] | None:
+    import pyarrow.compute as pc
+
+    total = None
+    for col in batch.columns:
+        count = pc.count_substring(col, "\n")
+        if pc.max(count).as_py():
+            filled = pc.fill_null(count, 0)
+            total = filled if total is None else pc.add(total, filled)
+    return None if total is None else total.to_pylist()
+
+
+def _csv_exact(
+    ex: Extraction,
+    resource: str,
+    spec: ReadSpec,
+    open_file: Opener,
+    source: str,
+    encoding: str,
+    names: list[str],
+    skip: int,
+) -> Iterator[pa.RecordBatch]:
+    import csv
+
+    position = {"line": 0}
+
+    def lines(f: IO[bytes]) -> Iterator[str]:
+        for raw in f:
+            position["line"] += 1
+            try:
+                text = raw.decode(encoding)
+            except UnicodeDecodeError as exc:
+                ex.reject(
+                    source,
+                    position["line"],
+                    raw.decode(encoding, errors="replace").rstrip("\r\n"),
+                    f"undecodable bytes for {encoding} at byte {exc.start}",
+                )
+                continue
+            if position["line"] == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield text
+
+    rows: list[list[str]] = []
+    row_lines: list[int] = []
+    seen = 0
+    with open_file() as f:
+        reader = csv.reader(lines(f), delimiter=spec.delimiter)
+        for record in reader:
+            if position["line"] <= spec.header_row:
+                continue
+            if not record or all(v == "" for v in record):
+                continue
+            seen += 1
+            if seen <= skip:
+                continue  # already read by the fast reader
+            if len(record) != len(names):
+                ex.reject(
+                    source,
+                    position["line"],
+                    spec.delimiter.join(record),
+                    f"{len(record)} columns, the header has {len(names)}",
+                )
+                continue
+            rows.append(record)
+            row_lines.append(position["line"])
+            if len(rows) >= spec.batch_rows:
+                yield _text_batch(ex, resource, source, names, rows, row_lines)
+                rows, row_lines = [], []
+    if rows:
+        yield _text_batch(ex, resource, source, names, rows, row_lines)
+
+
+def _text_batch(
+    ex: Extraction,
+    resource: str,
+    source: str,
+    names: list[str],
+    rows: list[list[str]],
+    row_lines: list[int],
+) -> pa.RecordBatch:
+    cols = list(zip(*rows, strict=True))
+    arrays = [pa.array([v if v != "" else None for v in col], pa.string()) for col in cols]
+    raw = pa.RecordBatch.from_arrays(arrays, names=names)
+    return ex.cast(raw, resource, source=source, lines=row_lines.__getitem__)
+
+
+def _cell_text(value: Any) -> str | None:
+    import datetime as dt
+
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    text = str(value)
+    return text if text.strip() != "" else None
+
+
+def _xlsx(
+    ex: Extraction, resource: str, spec: ReadSpec, open_file: Opener, source: str
+) -> Iterator[pa.RecordBatch]:
+    from openpyxl import load_workbook
+
+    with open_file() as f:
+        wb = load_workbook(f, read_only=True, data_only=True)
+        try:
+            if spec.sheet is not None and spec.sheet not in wb.sheetnames:
+                raise SchemaDriftError(
+                    f"{source}: no sheet {spec.sheet!r}; the workbook has {', '.join(wb.sheetnames)}",
+                    hint="fix the connector's 'sheet:' or the department's export",
+                )
+            ws = wb[spec.sheet] if spec.sheet is not None else wb.worksheets[0]
+            it = ws.iter_rows(min_row=spec.header_row, values_only=True)
+            header = next(it, None)
+            if header is None:
+                return
+            width = len(header)
+            while width and header[width - 1] is None:
+                width -= 1
+            headers = [_cell_text(h) or f"column_{i + 1}" for i, h in enumerate(header[:width])]
+            names = check_headers(ex, resource, spec, headers, source)
+            rows: list[list[str | None]] = []
+            row_lines: list[int] = []
+            for number, values in enumerate(it, start=spec.header_row + 1):
+                cells = [_cell_text(v) for v in values]
+                if all(c is None for c in cells):
+                    continue
+                if any(c is not None for c in cells[width:]):
+                    ex.reject(
+                        source,
+                        number,
+                        json.dumps(cells, ensure_ascii=False),
+                        f"cells beyond the {width} header columns",
+                    )
+                    continue
+                cells = (cells + [None] * width)[:width]
+                rows.append(cells)
+                row_lines.append(number)
+                if len(rows) >= spec.batch_rows:
+                    yield _cells_batch(ex, resource, source, names, rows, row_lines)
+                    rows, row_lines = [], []
+            if rows:
+                yield _cells_batch(ex, resource, source, names, rows, row_lines)
+        finally:
+            wb.close()
+
+
+def _cells_batch(
+    ex: Extraction,
+    resource: str,
+    source: str,
+    names: list[str],
+    rows: list[list[str | None]],
+    row_lines: list[int],
+) -> pa.RecordBatch:
+    arrays = [pa.array(list(col), pa.string()) for col in zip(*rows, strict=True)]
+    raw = pa.RecordBatch.from_arrays(arrays, names=names)
+    return ex.cast(raw, resource, source=source, lines=row_lines.__getitem__)
+
+
+def _parquet(
+    ex: Extraction, resource: str, spec: ReadSpec, open_file: Opener, source: str
+) -> Iterator[pa.RecordBatch]:
+    import pyarrow.parquet as pq
+
+    with open_file() as f:
+        pf = pq.ParquetFile(f)
+        check_headers(ex, resource, spec, pf.schema_arrow.names, source)
+        offset = 0
+        for raw in pf.iter_batches(batch_size=spec.batch_rows):
+            raw = raw.rename_columns(_rename(raw.schema.names, spec.columns))
+            yield ex.cast(raw, resource, source=source, lines=row_numbers(offset))
+            offset += raw.num_rows
+
+
+def _jsonl(
+    ex: Extraction, resource: str, spec: ReadSpec, open_file: Opener, source: str
+) -> Iterator[pa.RecordBatch]:
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    with open_file() as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                ex.reject(source, number, text, f"not valid JSON: {exc}")
+                continue
+            if not isinstance(record, dict):
+                ex.reject(
+                    source, number, raw.decode("utf-8", "replace").strip(), "not a JSON object"
+                )
+                continue
+            records.append(record)
+            numbers.append(number)
+            if len(records) >= spec.batch_rows:
+                yield records_batch(ex, resource, source, records, numbers, spec.columns)
+                records, numbers = [], []
+    if records:
+        yield records_batch(ex, resource, source, records, numbers, spec.columns)
+
+
+def _json(
+    ex: Extraction, resource: str, spec: ReadSpec, open_file: Opener, source: str
+) -> Iterator[pa.RecordBatch]:
+    with open_file() as f:
+        try:
+            data = json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise SchemaDriftError(f"{source}: not valid JSON ({exc})") from None
+    if isinstance(data, dict):
+        data = next(
+            (data[k] for k in ("data", "records", "items") if isinstance(data.get(k), list)), None
+        )
+    if not isinstance(data, list):
+        raise SchemaDriftError(
+            f"{source}: expected a JSON array of records (or an object with 'data', 'records' or 'items')"
+        )
+    for start in range(0, len(data), spec.batch_rows):
+        chunk = data[start : start + spec.batch_rows]
+        good = [(i, r) for i, r in enumerate(chunk, start=start + 1) if isinstance(r, dict)]
+        for i, r in enumerate(chunk, start=start + 1):
+            if not isinstance(r, dict):
+                ex.reject(source, i, json.dumps(r, ensure_ascii=False), "not a JSON object")
+        if good:
+            numbers, records = zip(*good, strict=True)
+            yield records_batch(ex, resource, source, list(records), list(numbers), spec.columns)
+
+
+def records_batch(
+    ex: Extraction,
+    resource: str,
+    source: str,
+    records: list[dict[str, Any]],
+    numbers: list[int],
+    columns: Mapping[str, str] | None = None,
+) -> pa.RecordBatch:
+    """JSON records -> a batch in the pinned schema; absent keys are nulls."""
+    back = {field: key for key, field in (columns or {}).items()}
+    arrays: list[pa.Array] = []
+    names: list[str] = []
+    present = set().union(*(r.keys() for r in records)) if records else set()
+    for fld in ex.schema:
+        key = back.get(fld.name, fld.name)
+        if key not in present:
+            continue  # absent everywhere in this batch: a null column or drift (cast decides)
+        arrays.append(_values_array([r.get(key) for r in records]))
+        names.append(fld.name)
+    raw = pa.RecordBatch.from_arrays(arrays, names=names) if arrays else _empty(len(records))
+    return ex.cast(raw, resource, source=source, lines=numbers.__getitem__, allow_missing=True)
+
+
+def _empty(rows: int) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([pa.nulls(rows)], names=["__rows__"])
+
+
+def _values_array(values: list[Any]) -> pa.Array:
+    """An Arrow array from JSON values; mixed or nested values become text."""
+    try:
+        arr = pa.array(values)
+        if not (pa.types.is_struct(arr.type) or pa.types.is_list(arr.type)):
+            return arr
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        pass
+    return pa.array(
+        [
+            None
+            if v is None
+            else json.dumps(v, ensure_ascii=False)
+            if isinstance(v, dict | list)
+            else ("true" if v is True else "false" if v is False else str(v))
+            for v in values
+        ],
+        pa.string(),
+    )
