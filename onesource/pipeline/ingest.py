@@ -1,0 +1,431 @@
+"""Ingest: extract from the department, land raw, check quality, commit a version.
+
+A failed, rejected or killed run never changes what readers see: the new
+version becomes visible only when the store moves its pointer, after every
+check passed.  Transient source failures are re-raised as ``TransientError``
+so a scheduler retries them; everything else is recorded and terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from onesource.pipeline.merge import merge_incremental
+from onesource.store import Store
+from schemas.arrow import resource_schema
+from schemas.catalog import Catalog
+from schemas.errors import NotFoundError, OneSourceError, TerminalError, TransientError
+from schemas.resource import Resource
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class IngestResult:
+    resource: str
+    run_id: str
+    status: str  # succeeded | rejected | failed | unchanged
+    version: int | None = None
+    rows_read: int = 0
+    rows_good: int = 0
+    rows_quarantined: int = 0
+    rows_unparsed: int = 0
+    files_skipped: int = 0
+    report: dict[str, Any] | None = None
+    report_paths: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        colour = {"succeeded": "green", "unchanged": "cyan", "rejected": "yellow"}.get(
+            self.status, "red"
+        )
+        text = f"[{colour}]{self.status}[/] {self.resource}: run {self.run_id}"
+        if self.version is not None:
+            text += f", version {self.version}"
+        text += f", {self.rows_read:,} read, {self.rows_good:,} good, {self.rows_quarantined:,} quarantined"
+        if self.rows_unparsed:
+            text += f", {self.rows_unparsed:,} unparsable"
+        if self.files_skipped:
+            text += f", {self.files_skipped} file(s) already processed"
+        if self.error:
+            text += f"\n  {self.error}"
+        if self.report_paths.get("html"):
+            text += f"\n  quality report: {self.report_paths['html']}"
+        return text
+
+
+def _context(
+    resource: str, store: Store | None, catalog: Catalog | None
+) -> tuple[Store, Catalog, Resource]:
+    if catalog is None:
+        from onesource.catalog.compiled import load_compiled
+        from onesource.settings import get_settings
+
+        catalog = load_compiled(get_settings().catalog)
+    res = catalog.resources.get(resource)
+    if res is None:
+        raise NotFoundError("resource", resource, list(catalog.resources))
+    return store or Store.open(), catalog, res
+
+
+def ingest(
+    resource: str,
+    *,
+    store: Store | None = None,
+    catalog: Catalog | None = None,
+    trigger: str = "cli",
+    department: str | None = None,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Pull ``resource`` from its department's source and commit a checked version."""
+    from connectors.registry import get_source
+
+    store, catalog, res = _context(resource, store, catalog)
+    if res.connector.type == "push":
+        raise TerminalError(
+            f"resource {resource!r} is pushed by {res.provider!r} through the exchange API; there is nothing to pull",
+            hint="departments push with POST /api/exchange/resources/{name}/pushes",
+        )
+    store.reap_stale_runs()
+    schema = resource_schema(catalog, res)
+    handle = store.begin_run(
+        "ingest", resource, department, {"trigger": trigger, "connector": res.connector.type}
+    )
+    try:
+        source = get_source(res.connector.type)
+        state = _state(store, res, progress)
+        extraction = source.extract(res, schema, state)
+        return _process(store, catalog, res, schema, handle, extraction, extraction.batches(), now)
+    except BaseException as exc:
+        _fail(handle, exc)
+        raise
+
+
+def ingest_push(
+    resource: str,
+    data: bytes,
+    *,
+    filename: str,
+    fmt: str,
+    department: str,
+    store: Store | None = None,
+    catalog: Catalog | None = None,
+    now: datetime | None = None,
+) -> IngestResult:
+    """Run a department's pushed batch through the same check and commit pipeline."""
+    from connectors.push import read_push
+
+    store, catalog, res = _context(resource, store, catalog)
+    if res.provider != department:
+        raise TerminalError(
+            f"department {department!r} does not own resource {resource!r}; only {res.provider!r} may push"
+        )
+    schema = resource_schema(catalog, res)
+    handle = store.begin_run("push", resource, department, {"filename": filename, "format": fmt})
+    try:
+        extraction = read_push(res, schema, data, filename=filename, fmt=fmt)
+        return _process(
+            store,
+            catalog,
+            res,
+            schema,
+            handle,
+            extraction,
+            extraction.batches(),
+            now,
+            full_replace=False,
+        )
+    except BaseException as exc:
+        _fail(handle, exc)
+        raise
+
+
+def _fail(handle: Any, exc: BaseException) -> None:
+    if getattr(handle, "result", None) is not None:
+        return  # already finished
+    status = "killed" if isinstance(exc, KeyboardInterrupt | SystemExit) else "failed"
+    with contextlib.suppress(Exception):  # never mask the original error
+        handle.finish(status, error=exc)
+
+
+def _state(store: Store, res: Resource, progress: Progress | None) -> Any:
+    from connectors.base import SourceState
+
+    conn = res.connector
+    watermark = None
+    column = getattr(getattr(conn, "incremental", None), "column", None)
+    if column:
+        watermark = store.get_watermark(res.name, column)
+    return SourceState(
+        watermark=watermark,
+        seen=lambda sha: store.manifest_seen(res.name, sha) is not None,
+        progress=progress or (lambda rows: None),
+    )
+
+
+def _process(
+    store: Store,
+    catalog: Catalog,
+    res: Resource,
+    schema: pa.Schema,
+    handle: Any,
+    extraction: Any,
+    batches: Iterable[pa.RecordBatch],
+    now: datetime | None,
+    full_replace: bool | None = None,
+) -> IngestResult:
+    from onesource.quality import check_batch
+
+    run_id = handle.id
+    result = IngestResult(resource=res.name, run_id=run_id, status="failed")
+
+    # 1. land the raw rows of this run (streamed; bounded memory)
+    with store.land_raw(res.name, run_id, schema) as raw:
+        for batch in batches:
+            raw.write(batch)
+            result.rows_read += batch.num_rows
+    rejects = _rejects_table(extraction)
+    result.rows_unparsed = rejects.num_rows if rejects is not None else 0
+    result.files_skipped = len(getattr(extraction, "skipped", []) or [])
+    landed = (
+        store.read_run_file("raw", res.name, run_id) if result.rows_read else schema.empty_table()
+    )
+
+    incremental = bool(getattr(res.connector, "incremental", None)) or res.connector.type in (
+        "files",
+        "push",
+    )
+    if full_replace is None:
+        full_replace = not incremental
+    current = store.current("resource", res.name)
+    if (
+        result.rows_read == 0
+        and result.rows_unparsed == 0
+        and current is not None
+        and not full_replace
+    ):
+        result.status = "unchanged"
+        handle.finish("succeeded", rows_read=0, rows_good=0, rows_quarantined=0)
+        _record_files(store, res, run_id, extraction)
+        return result
+
+    # 2. quality: one suite run over the whole landed batch
+    # row-count bounds compare full snapshots only; an incremental batch is a delta
+    previous = current.row_count if current is not None and full_replace else None
+    outcome = check_batch(catalog, res, landed, previous_rows=previous, now=now)
+    report = _report_dict(outcome.report)
+    report["run_id"] = run_id
+    report["unparsed_rows"] = result.rows_unparsed
+    result.rows_quarantined = outcome.quarantine.num_rows + result.rows_unparsed
+
+    # 3. consistency of other departments' copies against their sources (a report, never a change)
+    consistency = _consistency(store, catalog, res, outcome.good)
+    report["consistency"] = consistency
+    if consistency and consistency.get("agreement") is not None:
+        report.setdefault("scores", {})["consistency"] = round(consistency["agreement"], 6)
+    outcome.report.consistency = consistency
+    if "scores" in report:
+        outcome.report.scores = report["scores"]
+    result.report = report
+
+    # 4. quarantine and reports are kept with the run, whatever happens next
+    _write_quarantine(store, res.name, run_id, outcome.quarantine, rejects)
+    result.report_paths = _write_reports(store, res.name, run_id, outcome.report, report)
+
+    store.record_quality(run_id, res.name, report, not outcome.rejected)
+    if outcome.rejected:
+        result.status = "rejected"
+        result.error = report.get("rejection_reason") or "the batch failed its quality gate"
+        handle.finish(
+            "rejected",
+            rows_read=result.rows_read,
+            rows_good=0,
+            rows_quarantined=result.rows_quarantined,
+            report_path=result.report_paths.get("json"),
+            error=TerminalError(result.error),
+        )
+        return result
+
+    # 5. the new version: full snapshot, or previous version merged with the new rows by key
+    good = outcome.good
+    if not full_replace and current is not None:
+        good = merge_incremental(store.read("resource", res.name), good, res.primary_key)
+    result.rows_good = outcome.good.num_rows
+    with store.open_writer("resource", res.name, run_id, schema) as writer:
+        writer.write(good)
+        info = writer.commit(
+            stats={
+                "quality": _stats(report),
+                "rows_new": outcome.good.num_rows,
+                "trigger": handle_params(handle),
+            }
+        )
+    result.version = info.number
+    result.status = "succeeded"
+
+    # 6. only after the commit: move the watermark and remember processed files
+    _advance_watermark(store, res, run_id, outcome.good, extraction)
+    _record_files(store, res, run_id, extraction)
+    handle.finish(
+        "succeeded",
+        rows_read=result.rows_read,
+        rows_good=result.rows_good,
+        rows_quarantined=result.rows_quarantined,
+        report_path=result.report_paths.get("json"),
+    )
+    return result
+
+
+def handle_params(handle: Any) -> str:
+    return (
+        str(getattr(getattr(handle, "info", None), "params", {}).get("trigger", ""))
+        if hasattr(handle, "info")
+        else ""
+    )
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    if hasattr(report, "to_dict"):
+        return dict(report.to_dict())
+    if hasattr(report, "model_dump"):
+        return dict(report.model_dump(mode="json"))
+    return json.loads(report.to_json())
+
+
+def _stats(report: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "rows_checked",
+        "rows_passed",
+        "rows_quarantined",
+        "rows_failed",
+        "failure_share",
+        "warnings",
+        "rejected",
+    )
+    return {k: report[k] for k in keep if k in report}
+
+
+def _rejects_table(extraction: Any) -> pa.Table | None:
+    if hasattr(extraction, "rejects_table"):
+        table = extraction.rejects_table()
+        return table if table.num_rows else None
+    rejects = getattr(extraction, "rejects", None)
+    if rejects is None:
+        return None
+    if isinstance(rejects, pa.Table):
+        return rejects
+    if isinstance(rejects, list):
+        if not rejects:
+            return None
+        rows = [r if isinstance(r, dict) else asdict(r) for r in rejects]
+        return pa.Table.from_pylist(
+            [{k: (None if v is None else str(v)) for k, v in r.items()} for r in rows]
+        )
+    return None
+
+
+def _write_quarantine(
+    store: Store, resource: str, run_id: str, quarantine: pa.Table, rejects: pa.Table | None
+) -> None:
+    if quarantine.num_rows:
+        with store.write_quarantine(resource, run_id, quarantine.schema) as q:
+            q.write(quarantine)
+    if rejects is not None and rejects.num_rows:
+        store.write_report(
+            resource,
+            run_id,
+            "unparsed_rows.json",
+            json.dumps(rejects.to_pylist(), ensure_ascii=False, indent=1, default=str),
+        )
+
+
+def _write_reports(
+    store: Store, resource: str, run_id: str, report_obj: Any, report: dict[str, Any]
+) -> dict[str, str]:
+    from onesource.quality import render_html
+
+    paths = {
+        "json": store.write_report(
+            resource,
+            run_id,
+            "quality.json",
+            json.dumps(report, ensure_ascii=False, indent=1, default=str),
+        )
+    }
+    try:
+        paths["html"] = store.write_report(
+            resource, run_id, "quality.html", render_html(report_obj)
+        )
+    except Exception as exc:  # a rendering bug must not lose the run
+        paths["html_error"] = f"{type(exc).__name__}: {exc}"
+    return paths
+
+
+def _consistency(
+    store: Store, catalog: Catalog, res: Resource, table: pa.Table
+) -> dict[str, Any] | None:
+    from onesource.quality import compare_copies
+
+    def read_source(name: str) -> pa.Table | None:
+        return store.read("resource", name) if store.current("resource", name) else None
+
+    def version(name: str) -> int | None:
+        info = store.current("resource", name)
+        return info.number if info else None
+
+    try:
+        rep = compare_copies(catalog, res, table, read_source, version)
+    except OneSourceError as exc:
+        return {"error": str(exc)}
+    return _report_dict(rep) if rep is not None else None
+
+
+def _advance_watermark(
+    store: Store, res: Resource, run_id: str, good: pa.Table, extraction: Any
+) -> None:
+    inc = getattr(res.connector, "incremental", None)
+    if inc is None:
+        return
+    value = getattr(extraction, "new_watermark", None)
+    if value is None and good.num_rows and inc.column in good.column_names:
+        import pyarrow.compute as pc
+
+        value = pc.max(good[inc.column]).as_py()
+    if value is not None:
+        store.set_watermark(
+            res.name,
+            inc.column,
+            value.isoformat() if hasattr(value, "isoformat") else str(value),
+            run_id,
+        )
+
+
+def _record_files(store: Store, res: Resource, run_id: str, extraction: Any) -> None:
+    for ref in getattr(extraction, "files", []) or []:
+        store.record_manifest(
+            res.name,
+            ref.path,
+            ref.sha256,
+            size=ref.size,
+            run_id=run_id,
+            status="processed",
+            lines=getattr(ref, "rows", None),
+        )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+__all__ = ["IngestResult", "ingest", "ingest_push", "TransientError"]
