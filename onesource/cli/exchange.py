@@ -1,0 +1,227 @@
+"""``onesource dept key issue|list|revoke|rotate`` and ``onesource audit verify|query``."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from onesource.cli.common import console
+
+if TYPE_CHECKING:
+    from onesource.exchange.audit import AuditLog
+    from onesource.exchange.keys import KeyRing
+
+dept_app = typer.Typer(
+    help="Department credentials for the exchange API.\n\nExample: onesource dept key issue edu",
+    no_args_is_help=True,
+)
+key_app = typer.Typer(
+    help="Issue, list, rotate and revoke API keys.\n\nExample: onesource dept key list psb",
+    no_args_is_help=True,
+)
+dept_app.add_typer(key_app, name="key")
+audit_app = typer.Typer(
+    help="The exchange's hash-chained audit log.\n\nExample: onesource audit verify",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dept_app, name="dept")
+    app.add_typer(audit_app, name="audit")
+
+
+def _ring() -> KeyRing:
+    from onesource.exchange.keys import KeyRing
+    from onesource.store import Store
+
+    return KeyRing(Store.open().engine)
+
+
+def _known_department(dept: str) -> None:
+    from onesource.cli.common import load_valid_catalog
+    from onesource.exchange.errors import UnknownDepartmentError
+
+    catalog = load_valid_catalog()
+    if dept not in catalog.departments:
+        raise UnknownDepartmentError(dept, list(catalog.departments))
+
+
+Dept = Annotated[str, typer.Argument(help="department code from catalog/departments.yaml")]
+
+
+@key_app.command("issue")
+def key_issue(dept: Dept) -> None:
+    """Issue a new API key; it is printed once and stored only as a hash.
+
+    Example: onesource dept key issue edu
+    """
+    _known_department(dept)
+    issued = _ring().issue(dept)
+    console.print(
+        f"key for {dept} (prefix {issued.info.prefix}); store it now, it is not shown again:"
+    )
+    typer.echo(issued.key)
+
+
+@key_app.command("list")
+def key_list(
+    dept: Dept,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+) -> None:
+    """List a department's keys (prefix, created, revoked, last used; never the key).
+
+    Example: onesource dept key list psb
+    """
+    _known_department(dept)
+    keys = _ring().list(dept)
+    if as_json:
+        rows = [
+            {
+                "id": k.id,
+                "prefix": k.prefix,
+                "created_at": k.created_at.isoformat(),
+                "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
+                "last_used_at": k.last_used_at.isoformat() if k.last_used_at else None,
+            }
+            for k in keys
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not keys:
+        console.print(f"{dept} has no keys; issue one with: onesource dept key issue {dept}")
+    for k in keys:
+        state = "active" if k.active else f"revoked {k.revoked_at:%Y-%m-%d %H:%M}"
+        used = f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "never"
+        console.print(
+            f"{k.prefix}  {k.created_at:%Y-%m-%d %H:%M}  {state}  last used {used}", highlight=False
+        )
+
+
+@key_app.command("revoke")
+def key_revoke(
+    dept: Dept,
+    key: Annotated[str, typer.Argument(help="key prefix (or id) from 'dept key list'")],
+) -> None:
+    """Revoke one key at once (other processes notice within the cache delay, 2 s by default).
+
+    Example: onesource dept key revoke edu 3f9a1c2b
+    """
+    _known_department(dept)
+    info = _ring().revoke(dept, key)
+    console.print(f"revoked {dept} key {info.prefix}")
+
+
+@key_app.command("rotate")
+def key_rotate(dept: Dept) -> None:
+    """Issue a new key and revoke every older active key of the department.
+
+    Example: onesource dept key rotate edu
+    """
+    _known_department(dept)
+    issued, revoked = _ring().rotate(dept)
+    console.print(
+        f"new key for {dept} (prefix {issued.info.prefix}); revoked: "
+        + (", ".join(k.prefix for k in revoked) or "none")
+    )
+    typer.echo(issued.key)
+
+
+def _audit() -> AuditLog:
+    from onesource.exchange.audit import AuditLog
+    from onesource.store import Store
+
+    return AuditLog(Store.open().engine)
+
+
+@audit_app.command("verify")
+def audit_verify(
+    expect_head: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-head",
+            help="SEQ:HASH recorded earlier (e.g. from a previous run); detects a truncated tail",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+) -> None:
+    """Walk the hash chain; exit 1 and name the first altered or deleted entry.
+
+    Example: onesource audit verify --expect-head 1200:9f2c...
+    """
+    check = _audit().verify()
+    ok, bad, reason = check.ok, check.first_bad_seq, check.reason
+    if ok and expect_head:
+        seq_text, _, digest = expect_head.partition(":")
+        try:
+            seq = int(seq_text)
+        except ValueError as exc:
+            raise typer.BadParameter("use SEQ:HASH", param_hint="--expect-head") from exc
+        if check.head_seq is None or check.head_seq < seq:
+            ok, bad, reason = (
+                False,
+                (check.head_seq or 0) + 1,
+                f"log ends before seq {seq} (truncated)",
+            )
+        elif digest and _audit().query(limit=1, seq=seq)[0]["hash"] != digest:
+            ok, bad, reason = False, seq, "entry differs from the recorded head"
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "entries": check.entries,
+                    "head_seq": check.head_seq,
+                    "head_hash": check.head_hash,
+                    "first_bad_seq": bad,
+                    "reason": reason,
+                }
+            )
+        )
+    elif ok:
+        console.print(
+            f"audit log ok: {check.entries} entries, head {check.head_seq}:{check.head_hash}",
+            highlight=False,
+        )
+    else:
+        console.print(f"[bold red]audit log broken at seq {bad}[/]: {reason}", highlight=False)
+    if not ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("query")
+def audit_query(
+    department: Annotated[
+        str | None, typer.Option("--department", help="caller department")
+    ] = None,
+    resource: Annotated[str | None, typer.Option("--resource", help="resource name")] = None,
+    since: Annotated[
+        datetime | None, typer.Option("--since", help="ISO date or time, e.g. 2026-01-31")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON lines")] = False,
+) -> None:
+    """Show the newest audit entries matching the filters.
+
+    Example: onesource audit query --department edu --resource population_register --since 2026-01-01
+    """
+    from datetime import UTC
+
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    rows = _audit().query(department=department, resource=resource, since=since, limit=limit)
+    if as_json:
+        for row in rows:
+            typer.echo(json.dumps(row, default=str, ensure_ascii=False))
+        return
+    for r in rows:
+        fields = ",".join(r["fields"] or [])
+        console.print(
+            f"{r['seq']:>7} {r['at']:%Y-%m-%d %H:%M:%S} {r['department'] or '-':<8} "
+            f"{r['method']:<5} {r['endpoint']} {r['resource'] or ''} [{fields}] "
+            f"{r['status_code']} {r['result']} rows={r['row_count']} {r['duration_ms']}ms",
+            highlight=False,
+        )

@@ -1,0 +1,114 @@
+"""``onesource quality report`` and ``onesource quality scorecard``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onesource.cli.common import console
+
+app = typer.Typer(
+    help="Quality reports and department scorecards.\n\nExample: onesource quality report students",
+    no_args_is_help=True,
+)
+
+
+@app.command()
+def report(
+    resource: str,
+    run: Annotated[
+        str | None, typer.Option("--run", help="a run id (default: the newest checked run)")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="also write the HTML report to this file")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the JSON report")] = False,
+) -> None:
+    """Show what failed in a resource's quality check, how many, and examples.
+
+    Example: onesource quality report population_register --html report.html
+    """
+    from onesource.quality import render_html
+    from onesource.store import Store
+    from schemas.errors import NotFoundError
+
+    store = Store.open()
+    results = store.quality(resource, 200)
+    if run:
+        results = [r for r in results if r["run_id"] == run]
+    if not results:
+        known = [r["run_id"] for r in store.quality(resource, 20)]
+        raise NotFoundError("quality report", f"{resource}{' run ' + run if run else ''}", known)
+    data = results[0]["summary"]
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        _print(data)
+    if html:
+        html.write_text(render_html(data), encoding="utf-8")
+        console.print(f"wrote {html}")
+    raise typer.Exit(1 if data.get("rejected") else 0)
+
+
+def _print(d: dict) -> None:  # type: ignore[type-arg]
+    from rich.table import Table
+
+    verdict = (
+        "[red]rejected[/]: " + str(d.get("rejection_reason"))
+        if d.get("rejected")
+        else "[green]accepted[/]"
+    )
+    console.print(
+        f"[bold]{d.get('title')}[/] ({d.get('resource')}) run {d.get('run_id')}: {verdict}",
+        highlight=False,
+    )
+    console.print(
+        f"{d.get('rows_checked', 0):,} rows checked, {d.get('rows_passed', 0):,} passed, "
+        f"{d.get('rows_quarantined', 0):,} quarantined, {d.get('unparsed_rows', 0):,} unparsable"
+    )
+    table = Table("check", "severity", "failed", "sample keys")
+    for c in d.get("checks", []):
+        if c["failed"]:
+            table.add_row(
+                c["id"], c["severity"], f"{c['failed']:,}", ", ".join(c["sample_keys"][:3])
+            )
+    console.print(table)
+    for e in (d.get("consistency") or {}).get("elements", []):
+        if e["disagreements"]:
+            console.print(
+                f"copy of [bold]{e['element']}[/] held by {e['copy_department']} disagrees with "
+                f"{e['source_department']}/{e['source_resource']} on {e['disagreements']:,} of "
+                f"{e['compared']:,} rows",
+                highlight=False,
+            )
+
+
+@app.command()
+def scorecard(
+    as_json: Annotated[bool, typer.Option("--json", help="print the scorecard as JSON")] = False,
+) -> None:
+    """Compute every department's scorecard (completeness, validity, uniqueness, timeliness, consistency).
+
+    Example: onesource quality scorecard --json > scorecard.json
+    """
+    from rich.table import Table
+
+    from onesource.quality.scorecard import DIMENSIONS, run_scorecard
+
+    card = run_scorecard()
+    if as_json:
+        typer.echo(json.dumps(card.to_dict(), ensure_ascii=False, indent=2))
+        return
+    table = Table("department", "day", "resources", *DIMENSIONS, "overall")
+    for row in card.rows:
+        table.add_row(
+            row.department,
+            row.day,
+            str(row.resources),
+            *[f"{row.scores[d]:.1%}" if row.scores[d] is not None else "-" for d in DIMENSIONS],
+            f"{row.overall:.1%}" if row.overall is not None else "-",
+        )
+    console.print(table)

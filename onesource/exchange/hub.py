@@ -1,0 +1,188 @@
+"""The exchange facade: one object per process holding keys, grants, the audit
+log, the rate limiter and the caches (catalog, current versions, indexes).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from onesource.exchange.audit import AuditLog
+from onesource.exchange.config import ExchangeSettings
+from onesource.exchange.errors import AccessDeniedError, InvalidRequestError, UnknownError
+from onesource.exchange.grants import GrantBook
+from onesource.exchange.keys import KeyRing
+from onesource.exchange.policy import ResourceAccess, resource_access
+from onesource.exchange.pushes import PushBook
+from onesource.exchange.ratelimit import RateLimiter
+from onesource.exchange.verification import IndexCache, check_key, plan, same
+from schemas.catalog import Catalog
+from schemas.resource import Resource
+
+if TYPE_CHECKING:
+    from onesource.store import Store
+
+
+@dataclass(frozen=True)
+class VerifyAnswer:
+    """Per claimed field (or element): does it match the source?  Never the record."""
+
+    matches: dict[str, bool]
+    found: bool
+    sources: list[tuple[str, int]]  # (resource, version) consulted
+
+    @property
+    def all_match(self) -> bool:
+        return self.found and all(self.matches.values())
+
+
+class _Ttl:
+    """A value recomputed at most every ``seconds``."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._values: dict[str, tuple[float, object]] = {}
+
+    def get(self, key: str, compute: Callable[[], object]) -> object:
+        hit = self._values.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        value = compute()
+        self._values[key] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+class Exchange:
+    """Everything the exchange API needs, framework-free."""
+
+    def __init__(
+        self, store: Store, load_catalog: Callable[[], Catalog], settings: ExchangeSettings
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self._load_catalog = load_catalog
+        secs = settings.cache_seconds
+        self.keys = KeyRing(store.engine, secs)
+        self.grants = GrantBook(store.engine, secs, settings.request_deadline_working_days)
+        self.audit = AuditLog(store.engine)
+        self.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+        self.indexes = IndexCache(store)
+        self.pushes = PushBook(store)
+        self._ttl = _Ttl(secs)
+        self._lock = threading.Lock()
+
+    # catalog and versions
+
+    def catalog(self) -> Catalog:
+        value = self._ttl.get("catalog", self._load_catalog)
+        assert isinstance(value, Catalog)
+        return value
+
+    def resource(self, name: str) -> Resource:
+        res = self.catalog().resources.get(name)
+        if res is None:
+            raise UnknownError(f"unknown resource {name!r}", hint="GET /api/exchange/resources")
+        return res
+
+    def current_version(self, name: str) -> int | None:
+        def compute() -> int | None:
+            info = self.store.current("resource", name)
+            return info.number if info is not None else None
+
+        value = self._ttl.get(f"v:{name}", compute)
+        assert value is None or isinstance(value, int)
+        return value
+
+    def require_version(self, name: str) -> int:
+        number = self.current_version(name)
+        if number is None:
+            raise UnknownError(
+                f"resource {name!r} has no data yet",
+                hint="its department has not delivered a version (ingest or push) so far",
+            )
+        return number
+
+    def refresh(self) -> None:
+        """Drop cached catalog and versions (a test or an admin changed them)."""
+        self._ttl.clear()
+
+    # access
+
+    def access(self, department: str, res: Resource) -> ResourceAccess:
+        catalog = self.catalog()
+        if department == res.provider:
+            return resource_access(catalog, res, department)
+        fields, until = self.grants.active_fields(department, res.name)
+        return resource_access(catalog, res, department, fields, until)
+
+    # verification
+
+    def verify(
+        self, department: str, resource: str | None, key: dict[str, str], claims: dict[str, str]
+    ) -> VerifyAnswer:
+        """Check ``claims`` about the record with ``key`` against the source; yes/no only."""
+        targets = plan(self.catalog(), resource, key, claims)
+        matches: dict[str, bool] = {}
+        sources = []
+        found = True
+        for target in targets:
+            res = target.resource
+            acc = self.access(department, res)
+            bad_key = [k for k in target.key if k not in acc.lookup]
+            bad = [f for f in target.claims if f not in acc.verifiable]
+            if bad_key or bad:
+                raise AccessDeniedError(
+                    f"{department!r} may not verify {', '.join(map(repr, bad + bad_key))} of {res.name!r}",
+                    hint=(
+                        "verifiable: "
+                        + (", ".join(acc.verifiable) or "none")
+                        + "; request a grant with POST /api/exchange/requests"
+                    ),
+                )
+            order = check_key(res, target.key)
+            version = self.require_version(res.name)
+            idx = self.indexes.index(res.name, version, order)
+            row = idx.find([target.key[k] for k in order])
+            sources.append((res.name, version))
+            if row is None:
+                found = False
+                for answer_name, _ in target.claims.values():
+                    matches[answer_name] = False
+                continue
+            for fname, (answer_name, claimed) in target.claims.items():
+                value = self.indexes.column(idx, fname)[row].as_py()
+                matches[answer_name] = same(value, claimed)
+        return VerifyAnswer(matches, found, sources)
+
+    def check_fields(self, acc: ResourceAccess, fields: list[str] | None) -> list[str]:
+        """The fields to return: those asked for, all readable ones by default."""
+        if not acc.readable:
+            raise AccessDeniedError(
+                f"no readable fields of {acc.resource!r} for this department (access: {acc.level})",
+                hint="request access with POST /api/exchange/requests"
+                if acc.level == "conditional"
+                else None,
+            )
+        if not fields:
+            return list(acc.readable)
+        res_fields = set(acc.classes)
+        unknown = [f for f in fields if f not in res_fields]
+        if unknown:
+            raise InvalidRequestError(
+                f"{', '.join(map(repr, unknown))} not fields of {acc.resource!r}",
+                hint="fields: " + ", ".join(acc.classes),
+            )
+        denied = [f for f in fields if f not in acc.readable]
+        if denied:
+            raise AccessDeniedError(
+                f"not readable: {', '.join(map(repr, denied))} of {acc.resource!r}",
+                hint="readable: " + ", ".join(acc.readable),
+            )
+        return list(dict.fromkeys(fields))

@@ -1,0 +1,1 @@
+"""Open-data releases: build (de-identify + leak gate), publish atomically, verify."""

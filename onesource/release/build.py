@@ -1,0 +1,295 @@
+"""Build and publish an open-data release; verify a published one.
+
+Build: read the inputs' current curated versions, de-identify with the
+engine (k-anonymity, l-diversity, pseudonyms, masks, aggregates with
+complementary suppression), run the leak gate, then publish every file in
+one atomic store commit.  Any finding refuses the release: nothing is
+published and the previous version stays current.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from onesource.release import publish as pub
+from onesource.release.spec import ReleaseRefused, build_spec, input_table
+from onesource.store import Store
+from schemas.catalog import Catalog
+from schemas.errors import NotFoundError
+from schemas.release import Release
+from schemas.vocab import PiiClass, ReleaseKind, Technique
+
+
+@dataclass
+class ReleaseResult:
+    release: str
+    version: int
+    run_id: str
+    rows: int
+    path: str
+    risk: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _catalog(catalog: Catalog | None) -> Catalog:
+    if catalog is not None:
+        return catalog
+    from onesource.catalog.compiled import load_compiled
+    from onesource.settings import get_settings
+
+    return load_compiled(get_settings().catalog)
+
+
+def _release(catalog: Catalog, name: str) -> Release:
+    rel = catalog.releases.get(name)
+    if rel is None:
+        raise NotFoundError("release", name, list(catalog.releases))
+    return rel
+
+
+def build_release(
+    name: str,
+    *,
+    store: Store | None = None,
+    catalog: Catalog | None = None,
+    key: bytes | None = None,
+    today: dt.date | None = None,
+) -> ReleaseResult:
+    """De-identify, gate and publish release ``name`` as its next version."""
+    catalog = _catalog(catalog)
+    release = _release(catalog, name)
+    store = store or Store.open()
+    today = today or dt.date.today()
+
+    def read(resource: str) -> pa.Table | None:
+        return store.read("resource", resource) if store.current("resource", resource) else None
+
+    table, sources = input_table(release, catalog, read)
+    input_versions = {
+        i.ref: getattr(store.current("resource", i.ref), "number", None) for i in release.inputs
+    }
+    if release.kind is ReleaseKind.aggregate:
+        out, report = _aggregate(release, catalog, table, sources, today)
+    else:
+        from onesource.anonymize import anonymize
+        from onesource.anonymize.pseudonym import release_key
+
+        spec, table = build_spec(release, catalog, table, sources, today)
+        if key is None and any(
+            c.technique is Technique.pseudonymize for c in release.columns.values()
+        ):
+            key = release_key(release.name)
+        out, report = anonymize(table, spec, key=key)
+    _leak_gate(release, out, sources)
+    with store.begin_run("release", name) as run:
+        result = _publish(store, catalog, release, out, report, run.id, input_versions)
+        run.finish("succeeded", rows_read=table.num_rows, rows_good=out.num_rows)
+    return result
+
+
+def _aggregate(
+    release: Release, catalog: Catalog, table: pa.Table, sources: dict[str, Any], today: dt.date
+) -> tuple[pa.Table, dict[str, Any]]:
+    import pyarrow.compute as pc
+
+    from onesource.anonymize.aggregate import aggregate
+
+    spec, table = build_spec(
+        release,
+        catalog,
+        table.drop_columns(
+            [n for n, c in release.columns.items() if c.technique is Technique.drop]
+        ),
+        {n: s for n, s in sources.items() if release.columns[n].technique is not Technique.drop},
+        today,
+    )
+    assert release.aggregate is not None
+    agg = release.aggregate
+    sums = sorted({m.column for m in agg.measures.values() if m.column})
+    for col in sums:
+        table = table.set_column(
+            table.column_names.index(col), col, pc.cast(table[col], pa.float64())
+        )
+    result = aggregate(table, agg.group_by, threshold=agg.min_cell, sums=sums)
+    if result.exposed:
+        raise ReleaseRefused(
+            f"release {release.name!r}: {result.exposed} suppressed cell(s) could still be "
+            "recovered from published totals",
+            hint="group by fewer dimensions or raise min_cell",
+        )
+    t = result.table
+    cols: dict[str, Any] = {g: t[g] for g in agg.group_by}
+    for name, m in agg.measures.items():
+        if m.function == "count":
+            cols[name] = t["count"]
+        elif m.function == "sum":
+            cols[name] = (
+                t[f"{m.column}_sum"] if f"{m.column}_sum" in t.column_names else t[m.column]
+            )
+        elif m.function == "mean":
+            total = t[f"{m.column}_sum"] if f"{m.column}_sum" in t.column_names else t[m.column]
+            cols[name] = pc.round(pc.divide(total, pc.cast(t["count"], pa.float64())), 2)
+    cols["suppressed"] = t["suppressed"]
+    out = pa.table(cols)
+    report = {
+        "kind": "aggregate",
+        "min_cell": agg.min_cell,
+        "cells": out.num_rows,
+        "cells_suppressed_primary": result.primary,
+        "cells_suppressed_complementary": result.complementary,
+        "exact_check": result.exact_checked,
+        "input_rows": table.num_rows,
+        "techniques": {n: c.technique.value for n, c in release.columns.items()},
+    }
+    return out, report
+
+
+def _leak_gate(release: Release, out: pa.Table, sources: dict[str, Any]) -> None:
+    from onesource.anonymize import leakgate
+
+    classification = {}
+    for name in out.column_names:
+        col = release.columns.get(name)
+        if col is None:
+            classification[name] = "none"  # counts, suppression flags
+        elif col.technique is Technique.pseudonymize:
+            classification[name] = "pseudonym"
+        elif col.technique is Technique.mask:
+            classification[name] = "quasi"  # masked for a list notice: no longer the direct value
+        else:
+            pii = sources[name].pii
+            classification[name] = pii.value if pii is not None else "unclassified"
+    direct = {f"input:{n}": s.values for n, s in sources.items() if s.pii is PiiClass.direct}
+    findings = [
+        f
+        for f in leakgate.scan(out, classification=classification, direct_values=direct)
+        if not _expected(f, release, sources)
+    ]
+    if findings:
+        listed = "; ".join(str(f) for f in findings[:10])
+        raise ReleaseRefused(
+            f"release {release.name!r} refused by the leak gate: {listed}",
+            hint="nothing was published; fix the release's techniques or the source data",
+        )
+
+
+# a column that IS a non-personal identifier of its kind may hold that pattern
+_EXPECTED_KINDS = {"credit-code": "credit_code"}
+
+
+def _expected(finding: Any, release: Release, sources: dict[str, Any]) -> bool:
+    """A public business register legitimately publishes credit codes (pii none)."""
+    domain = _EXPECTED_KINDS.get(finding.kind)
+    src = sources.get(finding.column)
+    if domain is None or src is None or src.pii is not PiiClass.none or not src.element:
+        return False
+    return src.element.endswith(".credit_code") or src.element.endswith("_credit_code")
+
+
+def _publish(
+    store: Store,
+    catalog: Catalog,
+    release: Release,
+    out: pa.Table,
+    report: dict[str, Any],
+    run_id: str,
+    input_versions: dict[str, int | None],
+) -> ReleaseResult:
+    prev = store.current("release", release.name)
+    version = (prev.number + 1) if prev else 1
+    built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    blobs = {
+        "data.csv": pub.csv_bytes(out),
+        "data.parquet": pub.parquet_bytes(out),
+        "data.json": pub.json_bytes(out),
+    }
+    checks = {n: pub.sha256(b) for n, b in blobs.items()}
+    sizes = {n: len(b) for n, b in blobs.items()}
+    techniques = {n: c.technique.value for n, c in release.columns.items()}
+    report = {
+        **report,
+        "release": release.name,
+        "kind": release.kind.value,
+        "k_required": release.k,
+        "l_required": release.l,
+        "suppression_limit": release.suppression_limit,
+    }
+    previous_table, prev_report = None, None
+    if prev is not None:
+        previous_table = store.read("release", release.name, file="data.parquet")
+        with store.open_file("release", release.name, "risk_report.json") as fh:
+            prev_report = json.loads(fh.read())
+    key = next(
+        (
+            n
+            for n, c in release.columns.items()
+            if c.technique is Technique.keep
+            and n in out.column_names
+            and _is_key(catalog, c.source)
+        ),
+        None,
+    )
+    log = pub.changelog(
+        previous_table, out, key, prev_report, report, prev.number if prev else None
+    )
+    docs = {
+        "datapackage.json": pub.datapackage(
+            release, catalog, out, techniques, checks, sizes, version
+        ),
+        "dcat.jsonld": pub.dcat(release, catalog, checks, sizes, version, built_at),
+        "risk_report.json": report,
+        "changelog.json": log,
+        "metadata.json": {
+            "release": release.name,
+            "version": version,
+            "built_at": built_at,
+            "rows": out.num_rows,
+            "input_versions": input_versions,
+            "licence": release.licence,
+            "open_class": release.open_class.value,
+            "kind": release.kind.value,
+            "run_id": run_id,
+        },
+    }
+    for name, doc in docs.items():
+        blobs[name] = json.dumps(doc, ensure_ascii=False, indent=1, default=str).encode()
+    blobs["changelog.md"] = pub.changelog_md(release, version, log).encode()
+    sums = "".join(f"{pub.sha256(b)}  {n}\n" for n, b in sorted(blobs.items()))
+    with store.open_writer("release", release.name, run_id) as writer:
+        for name, data in blobs.items():
+            writer.put_file(name, data)
+        writer.put_file("checksums.sha256", sums)
+        info = writer.commit(stats={"rows": out.num_rows, "risk": _risk_summary(report)})
+    return ReleaseResult(
+        release.name, info.number, run_id, out.num_rows, info.path, _risk_summary(report)
+    )
+
+
+def _is_key(catalog: Catalog, source: str) -> bool:
+    ref, field = source.split(".", 1)
+    res = catalog.resources.get(ref)
+    return bool(res and (res.primary_key == [field] or res.fields[field].unique))
+
+
+def _risk_summary(report: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        "k_reached",
+        "max_prosecutor_risk",
+        "avg_prosecutor_risk",
+        "records_suppressed",
+        "sample_uniques",
+        "cells_suppressed_primary",
+        "cells_suppressed_complementary",
+    )
+    flat = {k: report[k] for k in keys if k in report}
+    for v in report.values():  # the engine nests some figures
+        if isinstance(v, dict):
+            flat.update({kk: vv for kk, vv in v.items() if kk in keys})
+    return flat

@@ -1,0 +1,197 @@
+"""The files of a published release version: data, dictionary, DCAT, checksums, risk, changelog."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+import pyarrow as pa
+
+from onesource.catalog.export import BASE_IRI, DCAT_CONTEXT, dcat_dataset
+from schemas.catalog import Catalog
+from schemas.release import Release
+
+DATA_FILES = ("data.csv", "data.parquet", "data.json")
+MEDIA = {
+    "data.csv": "text/csv",
+    "data.parquet": "application/vnd.apache.parquet",
+    "data.json": "application/json",
+}
+
+
+def csv_bytes(table: pa.Table) -> bytes:
+    """UTF-8 with a BOM, so Excel opens Chinese text."""
+    import pyarrow.csv as pacsv
+
+    buf = io.BytesIO()
+    pacsv.write_csv(table, buf)
+    return "\ufeff".encode() + buf.getvalue()
+
+
+def json_bytes(table: pa.Table) -> bytes:
+    return json.dumps(table.to_pylist(), ensure_ascii=False, default=str).encode()
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    import pyarrow.parquet as pq
+
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _frictionless_type(t: pa.DataType) -> str:
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_date(t):
+        return "date"
+    if pa.types.is_timestamp(t):
+        return "datetime"
+    return "string"
+
+
+def datapackage(
+    release: Release,
+    catalog: Catalog,
+    table: pa.Table,
+    techniques: dict[str, str],
+    checksums: dict[str, str],
+    sizes: dict[str, int],
+    version: int,
+) -> dict[str, Any]:
+    from onesource.anonymize.risk import technique_label
+
+    fields = []
+    for name in table.column_names:
+        col = release.columns.get(name)
+        meta: dict[str, Any] = {"name": name, "type": _frictionless_type(table[name].type)}
+        if col is not None:
+            ref, field = col.source.split(".", 1)
+            spec = catalog.resources[ref].fields[field]
+            el = catalog.field_element(spec)
+            meta["title"] = col.title or (el.name if el else spec.name) or name
+            meta["description"] = (
+                col.description or (el.description if el else spec.description) or ""
+            )
+            meta["x-technique"] = techniques.get(name, "keep")
+            meta["x-technique-label"] = technique_label(techniques.get(name, "keep"))
+            code_list = spec.code_list or (el.code_list if el else None)
+            if code_list and col.technique.value == "keep" and code_list in catalog.code_lists:
+                meta["constraints"] = {"enum": catalog.code_lists[code_list].codes}
+                meta["x-code-labels"] = {
+                    v.code: v.label for v in catalog.code_lists[code_list].values
+                }
+        else:
+            meta["title"] = {"suppressed": "已抑制 suppressed", "count": "计数 count"}.get(
+                name, name
+            )
+        fields.append(meta)
+    resources = [
+        {
+            "name": f"{release.name}-{f.split('.')[1]}",
+            "path": f,
+            "format": f.split(".")[1],
+            "mediatype": MEDIA[f],
+            "bytes": sizes[f],
+            "hash": f"sha256:{checksums[f]}",
+            **({"encoding": "utf-8-sig"} if f.endswith(".csv") else {}),
+            "schema": {"fields": fields},
+        }
+        for f in DATA_FILES
+    ]
+    return {
+        "name": release.name,
+        "title": release.title,
+        "description": release.summary,
+        "version": str(version),
+        "licenses": [{"name": release.licence}],
+        "keywords": release.keywords,
+        "resources": resources,
+    }
+
+
+def dcat(
+    release: Release,
+    catalog: Catalog,
+    checksums: dict[str, str],
+    sizes: dict[str, int],
+    version: int,
+    built_at: str,
+) -> dict[str, Any]:
+    iri = f"{BASE_IRI}/datasets/{release.name}"
+    dataset = dcat_dataset(
+        catalog, iri, release.name, release, release.publisher, release.keywords, release.theme
+    )
+    return {
+        "@context": DCAT_CONTEXT,
+        **dataset,
+        "dct:modified": built_at,
+        "dct:license": release.licence,
+        "owl:versionInfo": str(version),
+        "dct:accessRights": release.open_class.value,
+        "dcat:distribution": [
+            {
+                "@type": "dcat:Distribution",
+                "dcat:downloadURL": f"{iri}/download/{f}",
+                "dcat:mediaType": MEDIA[f],
+                "dcat:byteSize": sizes[f],
+                "spdx:checksum": {"spdx:algorithm": "sha256", "spdx:checksumValue": checksums[f]},
+            }
+            for f in DATA_FILES
+        ],
+    }
+
+
+def changelog(
+    previous: pa.Table | None,
+    current: pa.Table,
+    key: str | None,
+    prev_report: dict[str, Any] | None,
+    report: dict[str, Any],
+    prev_version: int | None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"previous_version": prev_version, "rows": current.num_rows}
+    if previous is None:
+        out["summary"] = "first version"
+        return out
+    out["rows_before"] = previous.num_rows
+    out["columns_added"] = sorted(set(current.column_names) - set(previous.column_names))
+    out["columns_removed"] = sorted(set(previous.column_names) - set(current.column_names))
+    if key and key in current.column_names and key in previous.column_names:
+        old, new = set(previous[key].to_pylist()), set(current[key].to_pylist())
+        out["rows_added"], out["rows_removed"] = len(new - old), len(old - new)
+    levels, prev_levels = report.get("levels") or {}, (prev_report or {}).get("levels") or {}
+    if levels != prev_levels:
+        out["generalization_changed"] = {"from": prev_levels, "to": levels}
+    return out
+
+
+def changelog_md(release: Release, version: int, log: dict[str, Any]) -> str:
+    lines = [f"# {release.title} — v{version}", ""]
+    if log.get("summary"):
+        lines.append(f"- {log['summary']}")
+    lines.append(
+        f"- rows: {log['rows']:,}"
+        + (f" (was {log['rows_before']:,})" if "rows_before" in log else "")
+    )
+    for k in ("rows_added", "rows_removed"):
+        if k in log:
+            lines.append(f"- {k.replace('_', ' ')}: {log[k]:,}")
+    for k in ("columns_added", "columns_removed"):
+        if log.get(k):
+            lines.append(f"- {k.replace('_', ' ')}: {', '.join(log[k])}")
+    if log.get("generalization_changed"):
+        lines.append(
+            f"- generalization levels: {log['generalization_changed']['from']} -> {log['generalization_changed']['to']}"
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""Runtime settings, read once from the environment (``ONESOURCE_*``).
+
+The embedded default needs nothing: a folder ``var/`` beside the catalog holds
+the warehouse and a SQLite metadata DB.  Production points ``ONESOURCE_DB_URL``
+at PostgreSQL and ``ONESOURCE_WAREHOUSE`` at object storage.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.errors import ConfigError
+
+DEV_SECRET = "dev-only-not-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONESOURCE_", extra="ignore")
+
+    env: str = Field("development", description="development | production")
+    home: Path = Field(Path("var"), description="local state: warehouse, metadata DB, sources")
+    catalog: Path = Field(Path("catalog"), description="folder holding the catalog YAML")
+    warehouse: str | None = Field(None, description="warehouse root: a path or an fsspec URL")
+    db_url: str | None = Field(None, description="SQLAlchemy URL of the metadata DB")
+    secret_key: str = Field(DEV_SECRET, description="signs sessions and consumer keys")
+
+    @property
+    def warehouse_root(self) -> str:
+        return self.warehouse or str((self.home / "warehouse").resolve())
+
+    @property
+    def metadata_url(self) -> str:
+        return self.db_url or f"sqlite:///{(self.home / 'onesource.db').resolve()}"
+
+    def check(self) -> None:
+        """Refuse the development secret outside development."""
+        if self.env != "development" and self.secret_key == DEV_SECRET:
+            raise ConfigError(
+                "ONESOURCE_SECRET_KEY is the development default",
+                hint="set ONESOURCE_SECRET_KEY to a long random value in production",
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    settings = Settings()
+    settings.check()
+    return settings

@@ -1,0 +1,38 @@
+"""The FastAPI application: one process serves the exchange API and the portal."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+
+def create_app() -> Any:
+    """Build the app.  Routers come from ``onesource.web.exchange`` and ``onesource.web.portal``."""
+    from fastapi import FastAPI
+
+    app = FastAPI(
+        title="OneSource",
+        version="0.1.0",
+        description="清河市政务数据共享交换平台 — exchange API for departments and the open-data portal.",
+        openapi_tags=[
+            {
+                "name": "exchange",
+                "description": "Department-to-department data exchange (authenticated).",
+            },
+            {"name": "open", "description": "Open data for the public."},
+        ],
+    )
+    for module_name in ("onesource.web.exchange", "onesource.web.portal"):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.install(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

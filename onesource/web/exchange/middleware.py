@@ -1,0 +1,129 @@
+"""ASGI middleware for ``/api/exchange``: body size limits and the audit log.
+
+Each call's audit entry is committed (group commit, see
+``onesource.exchange.audit``) before the response starts; if the log cannot
+be written the caller gets 503 instead of the data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from fastapi import HTTPException
+
+from onesource.exchange.audit import AuditRecord
+from onesource.web.exchange.runtime import AUDIT_SCOPE_KEY, AuditContext, exchange_for
+
+PREFIX = "/api/exchange"
+log = logging.getLogger("onesource.exchange")
+
+Scope = dict[str, Any]
+
+
+def _result(status: int, ctx: AuditContext) -> str:
+    if ctx.result:
+        return ctx.result
+    if status < 400:
+        return "ok"
+    return {401: "unauthenticated", 403: "denied", 404: "not-found", 429: "rate-limited"}.get(
+        status, "error" if status >= 500 else "invalid"
+    )
+
+
+def _error_body(status: int, code: str, message: str) -> tuple[dict[str, Any], list[Any]]:
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    start = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    return start, [{"type": "http.response.body", "body": body, "more_body": False}]
+
+
+class ExchangeMiddleware:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        ex = exchange_for(scope["app"])
+        ctx = AuditContext()
+        scope[AUDIT_SCOPE_KEY] = ctx
+        is_push = scope["method"] == "POST" and scope["path"].endswith("/pushes")
+        limit = ex.settings.max_push_bytes if is_push else ex.settings.max_body_bytes
+        declared = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+        state = {"sent": False, "replaced": False}
+
+        async def audited_send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                route = scope.get("route")
+                endpoint = getattr(route, "path", None) or scope["path"]
+                record = AuditRecord(
+                    department=ctx.department,
+                    endpoint=endpoint,
+                    method=scope["method"],
+                    result=_result(status, ctx),
+                    status_code=status,
+                    resource=ctx.resource,
+                    fields=ctx.fields,
+                    purpose=ctx.purpose,
+                    row_count=ctx.row_count,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                )
+                try:
+                    await asyncio.wrap_future(ex.audit.submit(record))
+                except Exception:
+                    log.exception("exchange: audit log unavailable; answering 503")
+                    state["replaced"] = True
+                    start, bodies = _error_body(
+                        503, "audit-unavailable", "the audit log cannot be written; try again later"
+                    )
+                    await send(start)
+                    for body in bodies:
+                        await send(body)
+                    return
+                state["sent"] = True
+            elif state["replaced"]:
+                return
+            await send(message)
+
+        if declared is not None and (declared < 0 or declared > limit):
+            start, bodies = _error_body(
+                413,
+                "payload-too-large",
+                f"body of {declared} bytes exceeds the limit of {limit} bytes",
+            )
+            await audited_send(start)
+            for body in bodies:
+                await audited_send(body)
+            return
+
+        seen = 0
+
+        async def limited_receive() -> dict[str, Any]:
+            nonlocal seen
+            message: dict[str, Any] = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HTTPException(413, f"body exceeds the limit of {limit} bytes")
+            return message
+
+        await self.app(scope, limited_receive, audited_send)
