@@ -99,8 +99,9 @@ def test_ingest_dag_runs_on_a_celery_worker(
     hub.mkdir()
     port = _free_port()
     redis_db = redis_url.rsplit("/", 1)[0] + "/9"
-    # a queue of this run's own: a worker of another run on the same Redis cannot take its task
-    queue = f"onesource_ci_{uuid.uuid4().hex[:8]}"
+    # keys of this run's own on the shared Redis: a task left queued by another run (signed
+    # with another JWT secret) can never reach this run's worker, nor this run's task another's
+    keyprefix = f"onesource_ci_{uuid.uuid4().hex[:8]}:"
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -118,7 +119,8 @@ def test_ingest_dag_runs_on_a_celery_worker(
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
         "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         "AIRFLOW__CORE__PARALLELISM": "4",
-        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": queue,
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": keyprefix,
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
         "ONESOURCE_HOME": str(hub),
         "ONESOURCE_CATALOG": str(REPO / "catalog"),
         "ONESOURCE_CONN_AMR_DB": f"sqlite:///{_source(hub)}",
@@ -132,7 +134,7 @@ def test_ingest_dag_runs_on_a_celery_worker(
     try:
         for name, cmd in (
             ("api", [AIRFLOW, "api-server", "--port", str(port)]),
-            ("worker", [AIRFLOW, "celery", "worker", "--concurrency", "2", "--queues", queue]),
+            ("worker", [AIRFLOW, "celery", "worker", "--concurrency", "2"]),
         ):
             procs.append(
                 subprocess.Popen(
