@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from onesource import defaults
 from schemas.errors import ConfigError
 
 DEV_SECRET = "dev-only-not-secret"
@@ -22,8 +23,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ONESOURCE_", extra="ignore")
 
     env: str = Field("development", description="development | production")
-    home: Path = Field(Path("var"), description="local state: warehouse, metadata DB, sources")
-    catalog: Path = Field(Path("catalog"), description="folder holding the catalog YAML")
+    home: Path = Field(
+        Path(defaults.HOME), description="local state: warehouse, metadata DB, sources"
+    )
+    catalog: Path = Field(Path(defaults.CATALOG), description="folder holding the catalog YAML")
     warehouse: str | None = Field(None, description="warehouse root: a path or an fsspec URL")
     db_url: str | None = Field(None, description="SQLAlchemy URL of the metadata DB")
     secret_key: str = Field(DEV_SECRET, description="signs sessions and consumer keys")

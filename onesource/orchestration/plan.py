@@ -186,9 +186,7 @@ def build_plan(catalog: Catalog, root: Path | str = "", fingerprint: str = "") -
 def catalog_root(root: Path | str | None = None) -> Path:
     """The catalog folder: the argument, ``ONESOURCE_CATALOG``, or this repo's ``catalog/``."""
     if root is None:
-        from onesource.settings import get_settings
-
-        root = get_settings().catalog
+        root = _setting("catalog")
         if not Path(root).is_absolute() and not Path(root).is_dir():
             # the DAG processor's working directory is not the repo
             root = Path(__file__).resolve().parents[2] / "catalog"
@@ -199,6 +197,14 @@ def catalog_root(root: Path | str | None = None) -> Path:
             hint="set ONESOURCE_CATALOG to the folder holding departments.yaml",
         )
     return path
+
+
+def _setting(name: str) -> str:
+    """``ONESOURCE_<NAME>`` or its default, read like ``Settings`` but without importing
+    pydantic-settings: DAG files pay that import on every parse, in every DAG file."""
+    from onesource import defaults
+
+    return os.environ.get(f"ONESOURCE_{name.upper()}") or getattr(defaults, name.upper())
 
 
 def fingerprint(root: Path) -> str:
@@ -224,9 +230,7 @@ def fingerprint(root: Path) -> str:
 def _cache_dir(cache_dir: Path | str | None) -> Path:
     if cache_dir is not None:
         return Path(cache_dir)
-    from onesource.settings import get_settings
-
-    return get_settings().home / "cache"
+    return Path(_setting("home")) / "cache"
 
 
 def load_plan(root: Path | str | None = None, cache_dir: Path | str | None = None) -> DagPlan:
