@@ -119,6 +119,10 @@ def test_ingest_dag_runs_on_a_celery_worker(
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
         "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
         "AIRFLOW__CORE__PARALLELISM": "4",
+        # a loaded CI machine can take longer than the default 5 s to answer the worker's
+        # first Execution API call; a timeout there means backoff retries of up to 90 s
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+        "AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX": "5",
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": keyprefix,
         "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
         "ONESOURCE_HOME": str(hub),
@@ -166,7 +170,7 @@ def test_ingest_dag_runs_on_a_celery_worker(
         out = run.stdout + run.stderr
         assert run.returncode == 0, out[-3000:]
         # `dags test` may return while the worker is still finishing: wait for the worker's own word
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and "succeeded in" not in logs["worker"].read_text():
             time.sleep(1)
     finally:
