@@ -9,7 +9,6 @@ from typing import Any
 
 from schemas.arrow import field_type
 from schemas.catalog import Catalog
-from schemas.resource import Resource
 
 BASE_IRI = "https://data.qinghe.example.gov.cn"
 
@@ -36,10 +35,10 @@ TEMPLATE_COLUMNS = [
 ]
 
 
-def _frictionless_type(catalog: Catalog, resource: Resource, name: str) -> str:
+def frictionless_type(t: Any) -> str:
+    """The Frictionless Table Schema type of an Arrow type (``pa.DataType``)."""
     import pyarrow as pa
 
-    t = field_type(catalog, resource.fields[name])
     if pa.types.is_integer(t):
         return "integer"
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
@@ -64,7 +63,7 @@ def datapackage(catalog: Catalog) -> dict[str, Any]:
                 "name": name,
                 "title": el.name if el else spec.name,
                 "description": (el.description if el else spec.description) or "",
-                "type": _frictionless_type(catalog, res, name),
+                "type": frictionless_type(field_type(catalog, res.fields[name])),
             }
             code_list = spec.code_list or (el.code_list if el else None)
             if code_list and code_list in catalog.code_lists:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from onesource.catalog.export import BASE_IRI, DCAT_CONTEXT, dcat_dataset
+from onesource.catalog.export import BASE_IRI, DCAT_CONTEXT, dcat_dataset, frictionless_type
 from schemas.catalog import Catalog
 from schemas.release import Release
 
@@ -46,20 +46,6 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _frictionless_type(t: pa.DataType) -> str:
-    if pa.types.is_integer(t):
-        return "integer"
-    if pa.types.is_floating(t) or pa.types.is_decimal(t):
-        return "number"
-    if pa.types.is_boolean(t):
-        return "boolean"
-    if pa.types.is_date(t):
-        return "date"
-    if pa.types.is_timestamp(t):
-        return "datetime"
-    return "string"
-
-
 def datapackage(
     release: Release,
     catalog: Catalog,
@@ -74,7 +60,7 @@ def datapackage(
     fields = []
     for name in table.column_names:
         col = release.columns.get(name)
-        meta: dict[str, Any] = {"name": name, "type": _frictionless_type(table[name].type)}
+        meta: dict[str, Any] = {"name": name, "type": frictionless_type(table[name].type)}
         if col is not None:
             ref, field = col.source.split(".", 1)
             spec = catalog.resources[ref].fields[field]
