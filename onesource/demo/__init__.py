@@ -87,6 +87,7 @@ def seed(
     summary = SeedSummary(home, people)
     say("residents")
     folk = generate_people(people, seed)
+    say("departments")
     pop = ds.population(rng, folk, defects)
     firms = ds.businesses(rng, folk, defects)
     ok_firms = firms.filter(
@@ -96,7 +97,6 @@ def seed(
             )
         )
     )
-    say("departments")
     jobs = ds.employment(rng, folk, ok_firms, defects)
     tables: dict[str, pa.Table] = {
         "population_register": pop,
@@ -116,8 +116,7 @@ def seed(
         "abnormal_operations": ds.abnormal(rng, ok_firms),
         "property_companies": ds.property_companies(rng, ok_firms),
     }
-    say("writing sources")
-    conns = _write(src, tables, headers, defects, postgres_url, mariadb_url, api_port)
+    conns = _write(src, tables, headers, defects, postgres_url, mariadb_url, api_port, say)
     w.write_json(home / "connections.json", conns)
     w.write_json(src / "defects.json", defects)
     summary.rows = {name: t.num_rows for name, t in tables.items()}
@@ -140,17 +139,20 @@ def _write(
     postgres_url: str | None,
     mariadb_url: str | None,
     api_port: int,
+    say: Callable[[str], None],
 ) -> dict[str, Any]:
     drops = src / "drops"
     conns: dict[str, Any] = {}
 
     def sqlite(conn_id: str, db: str, tables: dict[str, pa.Table]) -> None:
+        say(f"writing {conn_id}")
         path = src / f"{db}.db"
         for name, table in tables.items():
             w.sqlite_table(path, name, table)
         conns[conn_id] = {"conn_type": "sqlite", "host": "", "schema": str(path)}
 
     def folder(conn_id: str) -> Path:
+        say(f"writing {conn_id}")
         conns[conn_id] = {"conn_type": "file", "schema": str(drops / conn_id)}
         return drops / conn_id
 
@@ -160,9 +162,11 @@ def _write(
     sqlite("amr_db", "amr", {"enterprise": t["business_register"]})
     sqlite("hrss_db", "hrss", {"employment": t["employment_records"]})
     if postgres_url:
+        say("writing hrss_db (PostgreSQL)")
         w.sql_table(postgres_url, "employment", t["employment_records"])
         conns["hrss_db"] = _conn_from_url(postgres_url, "postgres")
     if mariadb_url:
+        say("writing amr_db (MariaDB)")
         w.sql_table(mariadb_url, "enterprise", t["business_register"])
         conns["amr_db"] = _conn_from_url(mariadb_url, "mysql")
     # a malformed row (wrong column count) in the schools' GBK export
@@ -214,11 +218,13 @@ def _write(
         "late_file": str(src / "late" / "grid_drop" / "events_2026_11_20.parquet"),
         "late_means": "not in the drop folder at seed time; `onesource demo late` moves it in",
     }
+    say("writing health_api, dsj_api")
     w.parquet_file(src / "api" / "appointments.parquet", t["appointments"])
     w.parquet_file(src / "api" / "ratings.parquet", t["service_ratings"])
     base = f"http://127.0.0.1:{api_port}"
     conns["health_api"] = base
     conns["dsj_api"] = base
+    say("writing push sample")
     push = t["population_register"].slice(0, 20).select(["id_number", "name"])
     push = push.append_column("month", pa.array(["2026-10"] * push.num_rows)).append_column(
         "amount", pa.array([300.0] * push.num_rows)

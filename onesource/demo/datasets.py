@@ -16,8 +16,9 @@ import pyarrow.compute as pc
 from onesource.demo.people import (
     DISTRICTS,
     STREETS,
-    break_check_digit,
     credit_codes,
+    fixed_chars,
+    fixed_strings,
     mobiles,
     names,
 )
@@ -37,26 +38,31 @@ def _pick(
     return np.array(values)[rng.choice(len(values), n, p=p)]
 
 
+def _serial(prefix: str, n: int, width: int) -> pa.Array:
+    """prefix + 0-based row number zero-padded to ``width`` digits."""
+    digits = pc.utf8_lpad(pa.array(np.arange(n)).cast(pa.string()), width, "0")
+    return pc.binary_join_element_wise(pa.scalar(prefix), digits, "")
+
+
 def _plant_bad_ids(
-    rng: np.random.Generator, ids: np.ndarray, share: float
-) -> tuple[np.ndarray, np.ndarray]:
+    rng: np.random.Generator, ids: pa.ChunkedArray, share: float
+) -> tuple[pa.Array, np.ndarray]:
+    """The IDs with a wrong check character (break_check_digit's rule) in ~``share`` of them."""
     bad = np.flatnonzero(rng.random(len(ids)) < share)
-    out = ids.astype("S18").copy()
-    out[bad] = break_check_digit(out[bad])
-    return out.astype(str), bad
+    raw = fixed_chars(ids, 18)
+    raw[bad, 17] = np.where(raw[bad, 17] == ord("0"), ord("1"), ord("0"))
+    return fixed_strings(raw), bad
 
 
 def population(rng: np.random.Generator, people: pa.Table, defects: Defects) -> pa.Table:
     """psb's register: ~1% bad check digits, a few exact duplicate rows."""
-    ids, bad = _plant_bad_ids(
-        rng, np.asarray(people["id_number"].to_numpy(zero_copy_only=False)), 0.01
-    )
-    table = people.set_column(0, "id_number", pa.array(ids)).append_column(
+    ids, bad = _plant_bad_ids(rng, people["id_number"], 0.01)
+    table = people.set_column(0, "id_number", ids).append_column(
         "updated_at", _ts(rng, people.num_rows, 20)
     )
-    dup = rng.choice(
-        np.setdiff1d(np.arange(table.num_rows), bad), max(1, table.num_rows // 1000), replace=False
-    )
+    good = np.ones(table.num_rows, dtype=bool)
+    good[bad] = False
+    dup = rng.choice(np.flatnonzero(good), max(1, table.num_rows // 1000), replace=False)
     table = pa.concat_tables([table, table.take(pa.array(dup))])
     defects["population_register"] = {
         "bad_id_check_digit": int(len(bad)),
@@ -90,9 +96,7 @@ def marriages(rng: np.random.Generator, people: pa.Table, defects: Defects) -> p
     sub = people.take(pa.array(who))
     return pa.table(
         {
-            "registration_number": pa.array(
-                np.char.add("J339900-2", np.char.zfill(np.arange(n).astype(str), 8))
-            ),
+            "registration_number": _serial("J339900-2", n, 8),
             "kind": pa.array(kind),
             "registered_on": pa.array(
                 (NOW.astype("datetime64[D]") - rng.integers(0, 3650, n)).astype("datetime64[D]")
@@ -165,7 +169,9 @@ def graduates(rng: np.random.Generator, people: pa.Table) -> pa.Table:
             "id_number": sub["id_number"],
             "education_level": pa.array(level),
             "graduated_on": pa.array(
-                np.array([f"{y}-07-01" for y in years], dtype="datetime64[D]")
+                ((years - 1970).astype("datetime64[Y]").astype("datetime64[M]") + 6).astype(
+                    "datetime64[D]"
+                )
             ),
         }
     )
@@ -306,9 +312,10 @@ def properties(
     """housing: ~1% of owner names disagree with psb's."""
     n = max(20, people.num_rows // 3)
     owners = people.take(pa.array(rng.integers(0, people.num_rows, n)))
-    owner_name = np.asarray(owners["name"].to_numpy(zero_copy_only=False)).astype(object)
-    stale = np.flatnonzero(rng.random(n) < 0.01)
-    owner_name[stale] = names(rng, len(stale))
+    stale = rng.random(n) < 0.01
+    owner_name = pc.replace_with_mask(
+        owners["name"].combine_chunks(), pa.array(stale), pa.array(names(rng, int(stale.sum())))
+    )
     division = DISTRICTS[rng.integers(0, len(DISTRICTS), n)]
     use = _pick(
         rng,
@@ -320,13 +327,14 @@ def properties(
         12, 4800
     )
     managers = firms.take(pa.array(rng.integers(0, firms.num_rows, n)))["credit_code"]
-    defects["properties"] = {"owner_name_disagrees_with_psb": int(len(stale))}
+    defects["properties"] = {"owner_name_disagrees_with_psb": int(stale.sum())}
+    divisions = pa.array(division.astype(str))
     return pa.table(
         {
-            "property_number": pa.array(
-                np.char.add(division.astype(str), np.char.zfill(np.arange(n).astype(str), 22))
+            "property_number": pc.binary_join_element_wise(
+                divisions, pc.utf8_lpad(pa.array(np.arange(n)).cast(pa.string()), 22, "0"), ""
             ),
-            "division": pa.array(division.astype(str)),
+            "division": divisions,
             "address": pa.array(
                 np.char.add(
                     np.char.add(_pick(rng, STREETS, n), rng.integers(1, 999, n).astype(str)), "号"
@@ -338,7 +346,7 @@ def properties(
                 (NOW.astype("datetime64[D]") - rng.integers(1, 9000, n)).astype("datetime64[D]")
             ),
             "owner_id_number": owners["id_number"],
-            "owner_name": pa.array(owner_name.astype(str)),
+            "owner_name": owner_name,
             "manager_credit_code": managers,
         }
     )
@@ -361,9 +369,7 @@ def appointments(rng: np.random.Generator, people: pa.Table, defects: Defects) -
     ]
     return pa.table(
         {
-            "appointment_number": pa.array(
-                np.char.add("A2026", np.char.zfill(np.arange(n).astype(str), 12))
-            ),
+            "appointment_number": _serial("A2026", n, 12),
             "id_number": sub["id_number"],
             "sex": pa.array(sex),
             "birth_date": sub["birth_date"],
@@ -410,9 +416,7 @@ def ratings(rng: np.random.Generator, people: pa.Table) -> pa.Table:
     ]
     return pa.table(
         {
-            "rating_number": pa.array(
-                np.char.add("R", np.char.zfill(np.arange(n).astype(str), 14))
-            ),
+            "rating_number": _serial("R", n, 14),
             "service_item": pa.array(_pick(rng, items, n)),
             "channel": pa.array(
                 _pick(rng, ["window", "app", "web", "sms", "kiosk"], n, [0.35, 0.3, 0.2, 0.1, 0.05])
@@ -446,9 +450,7 @@ def tickets(rng: np.random.Generator, people: pa.Table) -> pa.Table:
     )
     return pa.table(
         {
-            "ticket_number": pa.array(
-                np.char.add("T2026", np.char.zfill(np.arange(n).astype(str), 10))
-            ),
+            "ticket_number": _serial("T2026", n, 10),
             "category": pa.array(
                 _pick(rng, ["consult", "complaint", "report", "suggest", "help", "praise"], n)
             ),
@@ -465,9 +467,7 @@ def grid_events(rng: np.random.Generator, people: pa.Table) -> pa.Table:
     n = max(50, people.num_rows // 10)
     return pa.table(
         {
-            "event_number": pa.array(
-                np.char.add("E2026", np.char.zfill(np.arange(n).astype(str), 10))
-            ),
+            "event_number": _serial("E2026", n, 10),
             "event_type": pa.array(
                 _pick(rng, ["sanitation", "safety", "dispute", "facility", "parking", "other"], n)
             ),

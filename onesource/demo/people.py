@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.identifiers import CREDIT_ALPHABET, CREDIT_WEIGHTS, ID_CHECK, ID_WEIGHTS
 
@@ -46,26 +47,62 @@ def _digits(values: np.ndarray, width: int) -> np.ndarray:
     return (values[:, None] // powers) % 10
 
 
+def fixed_strings(chars: np.ndarray) -> pa.StringArray:
+    """(n, width) uint8 ASCII matrix -> Arrow strings, zero-copy (no Python objects)."""
+    n, width = chars.shape
+    offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
+    data = np.ascontiguousarray(chars, dtype=np.uint8)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def fixed_chars(values: pa.Array | pa.ChunkedArray, width: int) -> np.ndarray:
+    """Arrow strings of exactly ``width`` ASCII characters -> (n, width) uint8 matrix (a copy)."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    values = values.cast(pa.string())
+    n = len(values)
+    if values.null_count or not pc.all(pc.equal(pc.binary_length(values), width)).as_py():
+        raise ValueError(f"not all values are {width} characters")
+    offsets = np.frombuffer(values.buffers()[1], np.int32)[values.offset : values.offset + n + 1]
+    data = np.frombuffer(values.buffers()[2], np.uint8)[offsets[0] : offsets[0] + n * width]
+    return data.reshape(n, width).copy()
+
+
+def _day_digits(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Days since 1970 -> (YYYYMMDD digits of every day in their range, index of each day)."""
+    lo = int(days.min())
+    span = np.arange(lo, int(days.max()) + 1).astype("datetime64[D]")
+    year = span.astype("datetime64[Y]").astype(np.int64) + 1970
+    month = span.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    day = (span - span.astype("datetime64[M]")).astype(np.int64) + 1
+    return _digits(year * 10_000 + month * 100 + day, 8), days - lo
+
+
+def _id_chars(division: np.ndarray, birth: np.ndarray, seq: np.ndarray) -> np.ndarray:
+    """(n, 18) uint8 ID-number characters.  Digits come from small per-value tables (8 districts,
+    some 35k birth days, 1,000 sequences) indexed per person, not per-person arithmetic."""
+    n = len(division)
+    out = np.empty((n, 18), dtype=np.uint8)
+    if not n:
+        return out
+    divs, div_at = np.unique(division, return_inverse=True)
+    div_digits = _digits(divs.astype(np.int64), 6)
+    date_digits, day_at = _day_digits(birth.astype("datetime64[D]").astype(np.int64))
+    seq_digits = _digits(np.arange(int(seq.max()) + 1), 3)
+    w = _ID_W
+    total = (
+        (div_digits @ w[:6])[div_at] + (date_digits @ w[6:14])[day_at] + (seq_digits @ w[14:])[seq]
+    )
+    out[:, :6] = (div_digits + 48).astype(np.uint8)[div_at]
+    out[:, 6:14] = (date_digits + 48).astype(np.uint8)[day_at]
+    out[:, 14:17] = (seq_digits + 48).astype(np.uint8)[seq]
+    out[:, 17] = _ID_CHECK[total % 11]
+    return out
+
+
 def id_numbers(division: np.ndarray, birth: np.ndarray, seq: np.ndarray) -> np.ndarray:
     """(n,) array of 18-character ID numbers (numpy bytes) with correct check characters."""
-    days = birth.astype("datetime64[D]")
-    year = days.astype("datetime64[Y]").astype(np.int64) + 1970
-    month = days.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    day = (days - days.astype("datetime64[M]")).astype(np.int64) + 1
-    digits = np.concatenate(
-        [
-            _digits(division, 6),
-            _digits(year, 4),
-            _digits(month, 2),
-            _digits(day, 2),
-            _digits(seq, 3),
-        ],
-        axis=1,
-    )
-    out = np.empty((len(division), 18), dtype=np.uint8)
-    out[:, :17] = digits + 48
-    out[:, 17] = _ID_CHECK[(digits * _ID_W).sum(axis=1) % 11]
-    return out.view("S18").ravel()
+    return _id_chars(division, birth, seq).view("S18").ravel()
 
 
 def break_check_digit(ids: np.ndarray) -> np.ndarray:
@@ -99,41 +136,57 @@ def names(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.char.add(np.char.add(surname, first), second)
 
 
+def _mobile_array(rng: np.random.Generator, n: int) -> pa.Array:
+    """ "1", a digit 3-9, nine random digits (Arrow string kernels, no Python objects)."""
+    second = pa.array(rng.integers(3, 10, n)).cast(pa.string())
+    rest = pc.utf8_lpad(pa.array(rng.integers(0, 10**9, n)).cast(pa.string()), 9, "0")
+    return pc.binary_join_element_wise(pa.scalar("1"), second, rest, "")
+
+
 def mobiles(rng: np.random.Generator, n: int) -> np.ndarray:
-    second = rng.integers(3, 10, n)
-    rest = rng.integers(0, 10**9, n)
-    return np.char.add(np.char.add("1", second.astype(str)), np.char.zfill(rest.astype(str), 9))
+    return np.asarray(_mobile_array(rng, n).to_numpy(zero_copy_only=False)).astype(str)
 
 
 def generate_people(n: int, seed: int = 42) -> pa.Table:
     """``n`` residents: valid ID numbers, names, sex, birth dates, districts, mobiles, addresses."""
     rng = np.random.default_rng(seed)
-    division = DISTRICTS[rng.choice(len(DISTRICTS), n, p=DISTRICT_WEIGHTS)]
+    district = rng.choice(len(DISTRICTS), n, p=DISTRICT_WEIGHTS)
+    division = DISTRICTS[district]
     # ages 0-95, fewer of the very old
     age_days = (rng.beta(1.6, 2.2, n) * 95 * 365.25).astype(np.int64)
     birth = np.datetime64("2026-11-01") - age_days.astype("timedelta64[D]")
     sex = rng.integers(1, 3, n)  # 1 male, 2 female
     seq = rng.integers(0, 500, n) * 2 + (sex == 1)  # odd sequence = male
-    ids = id_numbers(division, birth, seq)
+    ids = _id_chars(division, birth, seq)
+    # an integer that is equal exactly when the ID numbers are: district, birth day, sequence
+    day = birth.astype("datetime64[D]").astype(np.int64)
     for _ in range(50):  # same district, birthday and sequence: draw a new sequence
-        _, first = np.unique(ids, return_index=True)
-        dup = np.setdiff1d(np.arange(n), first)
+        key = (district * 100_000 + (day - day.min() if n else day)) * 1000 + seq
+        _, first = np.unique(key, return_index=True)
+        later = np.ones(n, dtype=bool)
+        later[first] = False
+        dup = np.flatnonzero(later)
         if not len(dup):
             break
         seq[dup] = rng.integers(0, 500, len(dup)) * 2 + (sex[dup] == 1)
-        ids[dup] = id_numbers(division[dup], birth[dup], seq[dup])
-    street = np.array(STREETS)[rng.integers(0, len(STREETS), n)]
-    address = np.char.add(np.char.add(street, rng.integers(1, 999, n).astype(str)), "号")
-    household = np.char.add("H", np.char.zfill((np.arange(n) // 3 + 10_000_000).astype(str), 11))
+        ids[dup] = _id_chars(division[dup], birth[dup], seq[dup])
+    street = pa.array(STREETS).take(pa.array(rng.integers(0, len(STREETS), n)))
+    number = pa.array(rng.integers(1, 999, n)).cast(pa.string())
+    address = pc.binary_join_element_wise(street, number, pa.scalar("号"), "")
+    household = pc.binary_join_element_wise(
+        pa.scalar("H"),
+        pc.utf8_lpad(pa.array(np.arange(n) // 3 + 10_000_000).cast(pa.string()), 11, "0"),
+        "",
+    )
     return pa.table(
         {
-            "id_number": pa.array(ids.astype(str)),
+            "id_number": fixed_strings(ids),
             "name": pa.array(names(rng, n)),
-            "sex": pa.array(sex.astype(str)),
+            "sex": pa.array(["1", "2"]).take(pa.array(sex - 1)),
             "birth_date": pa.array(birth.astype("datetime64[D]")),
-            "household_division": pa.array(division.astype(str)),
-            "address": pa.array(address),
-            "mobile": pa.array(mobiles(rng, n)),
-            "household_number": pa.array(household),
+            "household_division": pa.array(DISTRICTS.astype(str)).take(pa.array(district)),
+            "address": address,
+            "mobile": _mobile_array(rng, n),
+            "household_number": household,
         }
     )
