@@ -18,7 +18,12 @@ from onesource.store.increments import ManifestEntry
 from onesource.store.records import RunInfo, VersionInfo, new_id
 from onesource.store.runs import RunHandle
 from onesource.store.store import Store
-from onesource.store.warehouse import Warehouse, WarehouseError
+from onesource.store.warehouse import (
+    Warehouse,
+    WarehouseError,
+    WarehouseFullError,
+    WarehousePermissionError,
+)
 from onesource.store.writer import RunFileWriter, VersionWriter
 
 __all__ = [
@@ -36,6 +41,8 @@ __all__ = [
     "VersionWriter",
     "Warehouse",
     "WarehouseError",
+    "WarehouseFullError",
+    "WarehousePermissionError",
     "WriterSchemaError",
     "new_id",
 ]

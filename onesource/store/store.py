@@ -24,7 +24,7 @@ from onesource.store.increments import IncrementBook, ManifestEntry
 from onesource.store.ledger import VersionLedger, check_subject
 from onesource.store.records import RunInfo, VersionInfo
 from onesource.store.runs import STALE_AFTER, RunHandle, RunRegistry
-from onesource.store.warehouse import Warehouse
+from onesource.store.warehouse import Warehouse, refused_writes
 from onesource.store.writer import RunFileWriter, VersionWriter
 
 if TYPE_CHECKING:
@@ -131,7 +131,12 @@ class Store:
             )
 
         return VersionWriter(
-            self.warehouse, run_id, schema, committer, lambda: self._runs.heartbeat(run_id)
+            self.warehouse,
+            run_id,
+            schema,
+            committer,
+            lambda: self._runs.heartbeat(run_id),
+            label=f"{kind} {subject!r}",
         )
 
     def land_raw(
@@ -150,8 +155,16 @@ class Store:
         """Write ``reports/<resource>/<run>/<name>``; returns the relative path."""
         check_subject("resource", resource)
         rel = f"reports/{resource}/{run_id}/{name}"
-        with self.warehouse.open(rel, "wb") as fh:
-            fh.write(data.encode() if isinstance(data, str) else data)
+        what = f"resource {resource!r} (report of run {run_id})"
+        try:
+            with (
+                refused_writes(what, self.warehouse.uri(rel)),
+                self.warehouse.open(rel, "wb") as fh,
+            ):
+                fh.write(data.encode() if isinstance(data, str) else data)
+        except BaseException:
+            self.warehouse.remove(rel)  # no half-written report (disk full, killed)
+            raise
         return rel
 
     def _run_writer(
@@ -166,6 +179,7 @@ class Store:
             f"{area}/{resource}/{run_id}",
             file,
             lambda: self._runs.heartbeat(run_id),
+            label=f"resource {resource!r} ({area} files of run {run_id})",
         )
 
     def read_run_file(

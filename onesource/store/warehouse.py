@@ -17,8 +17,11 @@ still safe because readers only follow paths recorded in the metadata DB.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import secrets
+from collections.abc import Iterator
 from typing import IO, Any
 
 import fsspec
@@ -34,6 +37,60 @@ class WarehouseError(StoreError):
     """A warehouse path is missing, taken, or the filesystem refused an operation."""
 
     code = "warehouse-error"
+
+
+class WarehousePermissionError(WarehouseError):
+    """The filesystem refused a write: permission denied or a read-only filesystem."""
+
+    code = "warehouse-permission-denied"
+
+
+class WarehouseFullError(WarehouseError):
+    """The filesystem refused a write: no space left on the device (or quota exceeded)."""
+
+    code = "warehouse-disk-full"
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT}
+_DENIED = {errno.EACCES, errno.EPERM, errno.EROFS}
+_UNCHANGED = "nothing partial was kept and what readers see has not changed"
+
+
+def refusal(exc: OSError, what: str, path: str) -> WarehouseError | None:
+    """A clear error for a write the filesystem refused (None for other OS errors).
+
+    ``what`` names what was being written (``resource 'population'``); the path
+    is the one the OS names (a rename's target first), else ``path``.  pyarrow's
+    own write errors carry the errno but no file name.
+    """
+    where = str(exc.filename2 or exc.filename or path)
+    if exc.errno in _FULL:
+        cause = "quota exceeded" if exc.errno == errno.EDQUOT else "no space left on device"
+        return WarehouseFullError(
+            f"{what}: the disk is full ({cause}) writing {where}",
+            hint=f"free space on the warehouse's disk (or move the warehouse) and run again; "
+            f"{_UNCHANGED}",
+        )
+    if exc.errno in _DENIED or isinstance(exc, PermissionError):
+        cause = "read-only filesystem" if exc.errno == errno.EROFS else "permission denied"
+        return WarehousePermissionError(
+            f"{what}: {cause} writing {where}",
+            hint=f"let the hub's user write to that folder (and its parent) and run again; "
+            f"{_UNCHANGED}",
+        )
+    return None
+
+
+@contextlib.contextmanager
+def refused_writes(what: str, path: str) -> Iterator[None]:
+    """Turn permission-denied and disk-full OS errors inside the block into clear errors."""
+    try:
+        yield
+    except OSError as exc:
+        error = refusal(exc, what, path)
+        if error is None:
+            raise
+        raise error from exc
 
 
 class Warehouse:

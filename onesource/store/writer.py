@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from onesource.store.errors import StoreError, WriterSchemaError
-from onesource.store.warehouse import Warehouse
+from onesource.store.warehouse import STAGING, Warehouse, refused_writes
 
 if TYPE_CHECKING:
     from onesource.store.records import VersionInfo
@@ -107,11 +107,15 @@ class StagedWriter:
         run_id: str,
         schema: pa.Schema | None,
         heartbeat: Callable[[], None] | None = None,
+        *,
+        label: str = "a warehouse write",
     ) -> None:
         self.warehouse = warehouse
         self.run_id = run_id
         self.schema = schema
-        self.staging = warehouse.new_staging(run_id)
+        self.label = label  # names what is written in errors: "resource 'population'"
+        with refused_writes(label, warehouse.uri(STAGING)):
+            self.staging = warehouse.new_staging(run_id)
         self._sinks: dict[str, ParquetSink] = {}
         self._done = False
         self._heartbeat = heartbeat
@@ -144,23 +148,32 @@ class StagedWriter:
         """Append a batch or table to a Parquet file of this writer (default ``data.parquet``)."""
         self._check_open()
         name = file or self.default_file
-        sink = self._sinks.get(name)
-        if sink is None:
-            chosen = schema or (self.schema if name == self.default_file else None) or data.schema
-            sink = self._sinks[name] = ParquetSink(self.warehouse, f"{self.staging}/{name}", chosen)
-        n = sink.write(data)
+        with self._refused(name):
+            sink = self._sinks.get(name)
+            if sink is None:
+                chosen = (
+                    schema or (self.schema if name == self.default_file else None) or data.schema
+                )
+                rel = f"{self.staging}/{name}"
+                sink = self._sinks[name] = ParquetSink(self.warehouse, rel, chosen)
+            n = sink.write(data)
         self._beat()
         return n
 
     def open_file(self, name: str) -> IO[Any]:
         """A writable binary file in this writer's folder (CSV, JSON, checksums...)."""
         self._check_open()
-        return self.warehouse.open(f"{self.staging}/{name}", "wb")
+        with self._refused(name):
+            return self.warehouse.open(f"{self.staging}/{name}", "wb")
 
     def put_file(self, name: str, data: bytes | str) -> None:
         """Write a whole small file into this writer's folder."""
-        with self.open_file(name) as fh:
+        with self._refused(name), self.open_file(name) as fh:
             fh.write(data.encode() if isinstance(data, str) else data)
+
+    def _refused(self, name: str = "") -> contextlib.AbstractContextManager[None]:
+        """Permission-denied / disk-full errors naming this writer's subject and the path."""
+        return refused_writes(self.label, self.warehouse.uri(f"{self.staging}/{name}"))
 
     def abort(self) -> None:
         """Discard everything written; safe to call twice."""
@@ -171,8 +184,9 @@ class StagedWriter:
         self.warehouse.remove(self.staging)
 
     def _close_sinks(self) -> None:
-        for sink in self._sinks.values():
-            sink.close()
+        for name, sink in self._sinks.items():
+            with self._refused(name):
+                sink.close()
 
     def _check_open(self) -> None:
         if self._done:
@@ -197,8 +211,10 @@ class VersionWriter(StagedWriter):
         schema: pa.Schema | None,
         committer: Callable[[VersionWriter, dict[str, Any]], VersionInfo],
         heartbeat: Callable[[], None] | None = None,
+        *,
+        label: str = "a new version",
     ) -> None:
-        super().__init__(warehouse, run_id, schema, heartbeat)
+        super().__init__(warehouse, run_id, schema, heartbeat, label=label)
         self._committer = committer
 
     def __enter__(self) -> VersionWriter:
@@ -212,8 +228,10 @@ class VersionWriter(StagedWriter):
             if self.schema is not None and self.default_file not in self._sinks:
                 # a version with zero rows still has a readable, typed data file
                 self.write(self.schema.empty_table())
-                self._sinks[self.default_file].close()
-            info = self._committer(self, dict(stats or {}))
+                with self._refused(self.default_file):
+                    self._sinks[self.default_file].close()
+            with self._refused():  # fsync and the rename into place
+                info = self._committer(self, dict(stats or {}))
         except BaseException:
             self.abort()
             raise
@@ -238,8 +256,10 @@ class RunFileWriter(StagedWriter):
         final_rel: str,
         default_file: str,
         heartbeat: Callable[[], None] | None = None,
+        *,
+        label: str = "per-run files",
     ) -> None:
-        super().__init__(warehouse, run_id, schema, heartbeat)
+        super().__init__(warehouse, run_id, schema, heartbeat, label=label)
         self.final = final_rel
         self.default_file = default_file
 
@@ -263,8 +283,10 @@ class RunFileWriter(StagedWriter):
             self._close_sinks()
             if self.schema is not None and self.default_file not in self._sinks:
                 self.write(self.schema.empty_table())
-                self._sinks[self.default_file].close()
-            self.warehouse.publish(self.staging, self.final)
+                with self._refused(self.default_file):
+                    self._sinks[self.default_file].close()
+            with refused_writes(self.label, self.warehouse.uri(self.final)):
+                self.warehouse.publish(self.staging, self.final)
         except BaseException:
             self.abort()
             raise
