@@ -1,4 +1,4 @@
-"""``onesource run ingest``, ``versions``, ``rollback``, ``runs``."""
+"""``onesource run ingest``, ``versions``, ``rollback``, ``runs``, ``gc``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def register(app: typer.Typer) -> None:
     app.command()(versions)
     app.command()(rollback)
     app.command()(runs)
+    app.command()(gc)
 
 
 @run_app.command("ingest")
@@ -203,3 +204,30 @@ def runs(
 
 def _n(v: int | None) -> str:
     return "" if v is None else f"{v:,}"
+
+
+def gc(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="only list what would be removed")
+    ] = False,
+) -> None:
+    """Remove what killed or failed runs left in the warehouse (never a committed version).
+
+    Runs whose process died are marked killed first; folders of runs still running are kept.
+
+    Example: onesource gc --dry-run
+    """
+    from onesource.store import Store
+
+    store = Store.open()
+    for r in store.reap_stale_runs():
+        console.print(f"run {r.id} ({r.subject}) stopped beating: marked killed", highlight=False)
+    report = store.gc(dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for path in report.removed:
+        console.print(f"{verb} {path}", highlight=False)
+    for path in report.kept_running:
+        console.print(f"[dim]kept {path} (its run is still running)[/]", highlight=False)
+    console.print(
+        f"{verb} {len(report.removed)} folder(s); kept {len(report.kept_running)} of running runs"
+    )
