@@ -75,13 +75,15 @@ class HttpConnector(Model):
     max_retries: int = Field(5, ge=0, le=20)
 
 
+PushFormat = Literal["csv", "parquet", "jsonl", "json"]
+PUSH_FORMATS: tuple[PushFormat, ...] = ("csv", "parquet", "json")  # accepted when not declared
+
+
 class PushConnector(Model):
     """The department pushes batches through the exchange API; nothing is pulled."""
 
     type: Literal["push"]
-    formats: list[Literal["csv", "parquet", "jsonl", "json"]] = Field(
-        default_factory=lambda: ["csv", "parquet", "json"]
-    )
+    formats: list[PushFormat] = Field(default_factory=lambda: list(PUSH_FORMATS))
 
 
 ConnectorSpec = Annotated[

@@ -25,11 +25,15 @@ class AgeHierarchy(Model):
     widths: list[int] = Field(default_factory=lambda: [5, 10, 20], min_length=1)
 
 
+DateLevel = Literal["month", "year"]
+DATE_LEVELS: tuple[DateLevel, ...] = ("month", "year")
+
+
 class DateHierarchy(Model):
     """Date -> month -> year."""
 
     type: Literal["date"]
-    levels: list[Literal["month", "year"]] = Field(default_factory=lambda: ["month", "year"])
+    levels: list[DateLevel] = Field(default_factory=lambda: list(DATE_LEVELS))
 
 
 class PrefixHierarchy(Model):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from schemas.catalog import Catalog, Findings, Issue
 from schemas.connector import FilesConnector, SqlConnector
 from schemas.quality import InSetRule, UniqueRule
-from schemas.release import CodeListHierarchy, Release
+from schemas.release import CodeListHierarchy, Release, ReleaseColumn
 from schemas.resource import Resource
 from schemas.vocab import OpenClass, PiiClass, ReleaseKind, ShareClass, Technique
 
@@ -357,8 +357,15 @@ def _release(cat: Catalog, rel: Release, out: Findings) -> None:
 
 
 def _release_column(
-    cat: Catalog, rel: Release, name: str, col, inputs, banned, file: str, out: Findings
-) -> None:  # type: ignore[no-untyped-def]
+    cat: Catalog,
+    rel: Release,
+    name: str,
+    col: ReleaseColumn,
+    inputs: dict[str, Resource | None],
+    banned: set[str],
+    file: str,
+    out: Findings,
+) -> None:
     path = ("columns", name)
     input_name, field_name = col.source.split(".", 1)
     if input_name not in inputs:
