@@ -2,24 +2,34 @@
 
 ``hash = sha256(prev_hash + canonical JSON of the entry)``, where the entry
 holds its ``seq`` and every column.  Appends are serialized so the chain stays
-linear: a PostgreSQL advisory lock, SQLite's ``BEGIN IMMEDIATE`` write lock,
-and on any backend the primary key on ``seq`` (assigned as last + 1) turns a
-lost race into a retry, never a fork.
+linear: a PostgreSQL advisory lock, SQLite's ``BEGIN IMMEDIATE`` write lock
+(or, for the writer thread on SQLite, one atomic INSERT per batch), and on
+any backend the primary key on ``seq`` (assigned as last + 1) turns a lost
+race into a retry, never a fork.
 
 Group commit: concurrent requests hand their entries to one writer thread,
 which appends everything queued in one transaction and only then releases
 the waiting requests.  A response therefore never leaves before its audit
 entry is committed (durability kept); batching only amortizes the commit.
+The writer does the whole chain work (seq, hash) and inserts with raw DB-API
+calls (values converted by the columns' own SQLAlchemy bind processors, so
+rows are stored exactly as the ORM would): on SQLite one multi-row INSERT
+per batch, elsewhere one ``executemany`` in the locked transaction.  An
+event loop waits with ``submit_async``: the writer wakes each loop once per
+batch instead of once per entry.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
+import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,13 +40,17 @@ import sqlalchemy as sa
 from onesource.store.exchange_models import AuditEntry
 from onesource.store.records import utcnow
 
+log = logging.getLogger("onesource.exchange")
 GENESIS = "0" * 64
 _LOCK_KEY = zlib.crc32(b"onesource-audit-chain")
 _TABLE: sa.Table = AuditEntry.__table__  # type: ignore[assignment]
 BATCH_MAX = 500
+# SQLite: WAL checkpoints move off the writer's commit path (see AuditLog._checkpoint_loop);
+# one is requested after this many entries (~1,000-3,000 WAL pages, SQLite's default is 1,000)
+CHECKPOINT_EVERY = 1000
 
 
-@dataclass
+@dataclass(slots=True)
 class AuditRecord:
     """One exchange call as it will be logged."""
 
@@ -65,13 +79,18 @@ class AuditCheck:
     reason: str | None = None
 
 
+# the same text as json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+# without building an encoder per call
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(entry: dict[str, Any]) -> str:
     """The exact text an entry's hash covers (sorted keys, UTC microsecond timestamps)."""
     out = dict(entry)
     at = out["at"]
     if isinstance(at, datetime):
         out["at"] = at.astimezone(UTC).isoformat(timespec="microseconds")
-    return json.dumps(out, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(out)
 
 
 def chain_hash(prev_hash: str, entry: dict[str, Any]) -> str:
@@ -111,14 +130,110 @@ def _entry(seq: int, rec: AuditRecord) -> dict[str, Any]:
     }
 
 
+_STORED = (*_COLUMNS, "prev_hash", "hash")
+
+
+def _sqlite_max_variables() -> int:
+    import sqlite3
+
+    return 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+
+
+class _Insert:
+    """The raw INSERT of audit rows for one dialect, and each column's bind processor."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        stmt = sa.insert(_TABLE).values({name: sa.bindparam(name) for name in _STORED})
+        compiled = stmt.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.positional = bool(compiled.positional)
+        order = list(compiled.positiontup or ()) if self.positional else list(_STORED)
+        assert sorted(order) == sorted(_STORED), order
+        self.order = order
+        self.processors = [
+            _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
+        ]
+        head = sa.select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
+        self.head_sql = str(head.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        # SQLite: multi-row INSERTs instead of executemany (the sqlite3 module releases the
+        # GIL around every statement step, see AuditLog._append_sqlite)
+        self.multirow = dialect.name == "sqlite" and self.positional
+        self.rows_per_statement = _sqlite_max_variables() // len(order) if self.multirow else 1
+        head_part, _, values = self.sql.partition(" VALUES ")
+        self._multi_head, self._multi_values = head_part + " VALUES ", values
+        self._multi_sql: dict[int, str] = {}
+
+    def multi_sql(self, n: int) -> str:
+        """``INSERT ... VALUES (...), (...)`` for ``n`` rows (positional parameters)."""
+        sql = self._multi_sql.get(n)
+        if sql is None:
+            sql = self._multi_sql[n] = self._multi_head + ", ".join([self._multi_values] * n)
+        return sql
+
+    def execute(self, conn: sa.Connection, rows: list[Any]) -> None:
+        """Insert ``rows`` (from ``params``) inside the caller's transaction."""
+        if not self.multirow:
+            conn.exec_driver_sql(self.sql, rows)  # one executemany
+            return
+        step = self.rows_per_statement
+        for start in range(0, len(rows), step):
+            chunk = rows[start : start + step]
+            conn.exec_driver_sql(self.multi_sql(len(chunk)), tuple(v for r in chunk for v in r))
+
+    def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        values = [
+            row[name] if proc is None else proc(row[name])
+            for name, proc in zip(self.order, self.processors, strict=True)
+        ]
+        return tuple(values) if self.positional else dict(zip(self.order, values, strict=True))
+
+
+def _settle(items: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
+    """On the waiting loop: resolve every future of one batch."""
+    for fut, outcome in items:
+        if fut.done():  # the caller went away (cancelled)
+            continue
+        if isinstance(outcome, BaseException):
+            fut.set_exception(outcome)
+        else:
+            fut.set_result(outcome)
+
+
 class AuditLog:
     """Append, verify and query the chain; ``submit`` group-commits from many threads."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._cond = threading.Condition()
-        self._queue: list[tuple[AuditRecord, Future[int]]] = []
+        self._queue: list[tuple[AuditRecord, Future[int] | asyncio.Future[int]]] = []
         self._writer: threading.Thread | None = None
+        self._insert: _Insert | None = None
+        self._head: tuple[int, str] | None = None  # the writer thread's view of the last entry
+        self._checkpoint_due = threading.Event()
+        self._checkpoint_done = threading.Event()
+        self._checkpointer: threading.Thread | None = None
+
+    def _ins(self) -> _Insert:
+        ins = self._insert
+        if ins is None:
+            ins = self._insert = _Insert(self.engine.dialect)
+        return ins
+
+    def _chain(
+        self, seq: int, prev: str, records: list[AuditRecord]
+    ) -> tuple[list[Any], tuple[int, str]]:
+        """The rows for ``records`` chained after entry ``seq`` (hash ``prev``), and the new head."""
+        ins = self._ins()
+        rows = []
+        for rec in records:
+            seq += 1
+            entry = _entry(seq, rec)
+            digest = chain_hash(prev, entry)
+            entry["prev_hash"] = prev
+            entry["hash"] = digest
+            rows.append(ins.params(entry))
+            prev = digest
+        return rows, (seq, prev)
 
     # appending
 
@@ -130,40 +245,80 @@ class AuditLog:
         """Append entries in one transaction, in order; returns their seqs."""
         for attempt in range(5):
             try:
-                return self._append_once(records)
+                seqs, head = self._append_once(records)
+                if threading.current_thread() is self._writer:
+                    self._head = head  # the writer's next batch can chain on it directly
+                return seqs
             except sa.exc.IntegrityError:
                 if attempt == 4:
                     raise
                 time.sleep(0.01 * (attempt + 1))  # another writer took the seq: reread the head
         raise AssertionError("unreachable")
 
-    def _append_once(self, records: list[AuditRecord]) -> list[int]:
+    def _append_once(self, records: list[AuditRecord]) -> tuple[list[int], tuple[int, str]]:
         with self.engine.connect() as conn:
             if self.engine.dialect.name == "sqlite":
                 conn = conn.execution_options(sqlite_immediate=True)  # take the write lock first
             with conn.begin():
                 return self._append_in(conn, records)
 
-    def _append_in(self, conn: sa.Connection, records: list[AuditRecord]) -> list[int]:
+    def _append_in(
+        self, conn: sa.Connection, records: list[AuditRecord]
+    ) -> tuple[list[int], tuple[int, str]]:
         if self.engine.dialect.name == "postgresql":
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-        head = conn.execute(
-            sa.select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
-        ).first()
-        seq, prev = (head[0], head[1]) if head is not None else (0, GENESIS)
-        rows = []
-        for rec in records:
-            seq += 1
-            entry = _entry(seq, rec)
-            digest = chain_hash(prev, entry)
-            rows.append({**entry, "prev_hash": prev, "hash": digest})
-            prev = digest
-        conn.execute(sa.insert(_TABLE), rows)
-        return [r["seq"] for r in rows]
+        head = conn.exec_driver_sql(self._ins().head_sql).first()
+        seq, prev = (int(head[0]), str(head[1])) if head is not None else (0, GENESIS)
+        rows, new_head = self._chain(seq, prev, records)
+        self._ins().execute(conn, rows)  # raw DB-API, no per-row ORM/Core work
+        return list(range(seq + 1, seq + 1 + len(records))), new_head
+
+    def _append_sqlite(self, raw: Any, records: list[AuditRecord]) -> list[int]:
+        """The writer's SQLite path: the batch as ONE autocommit multi-row INSERT.
+
+        One statement is one transaction (atomic, committed like any other), and one
+        GIL release: the sqlite3 module releases the GIL around every statement step, and
+        each time this thread wants it back while the event loop is busy it may wait a
+        whole switch interval (5 ms), so BEGIN / read head / INSERT / COMMIT cost up to
+        ~20 ms of latency per batch where one statement costs up to 5.  The head is kept
+        in memory.  If another writer (another process) appended meanwhile, the first seq
+        already exists and the primary key refuses the whole statement; the batch then
+        goes through ``append_many`` (write lock first, head read under it), which cannot
+        lose that race, and the head is read again next time.
+        """
+        ins = self._ins()
+        if self._head is None or len(records) > ins.rows_per_statement:
+            self._head = None
+            return self.append_many(records)
+        seq, prev = self._head
+        rows, head = self._chain(seq, prev, records)
+        cur = raw.cursor()
+        try:
+            cur.execute(ins.multi_sql(len(rows)), tuple(v for r in rows for v in r))
+        except self.engine.dialect.loaded_dbapi.IntegrityError:
+            self._head = None  # another writer appended: take the lock this time
+            return self.append_many(records)
+        finally:
+            cur.close()
+        self._head = head
+        return list(range(seq + 1, seq + 1 + len(records)))
 
     def submit(self, record: AuditRecord) -> Future[int]:
         """Queue an entry for the writer thread; the future resolves once it is committed."""
         fut: Future[int] = Future()
+        self._enqueue(record, fut)
+        return fut
+
+    def submit_async(self, record: AuditRecord) -> asyncio.Future[int]:
+        """Like ``submit``, for the running event loop: await the result (the entry's seq).
+
+        The writer resolves all of a batch's futures of one loop with one wake-up.
+        """
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._enqueue(record, fut)
+        return fut
+
+    def _enqueue(self, record: AuditRecord, fut: Future[int] | asyncio.Future[int]) -> None:
         with self._cond:
             self._queue.append((record, fut))
             if self._writer is None or not self._writer.is_alive():
@@ -172,25 +327,145 @@ class AuditLog:
                 )
                 self._writer.start()
             self._cond.notify()
-        return fut
 
     def _write_loop(self) -> None:
-        while True:
-            with self._cond:
-                if not self._queue:
-                    self._cond.wait(timeout=10.0)
-                if not self._queue:
-                    self._writer = None  # idle: let the thread end; submit starts another
-                    return
-                batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
+        sqlite = self._ins().multirow
+        raw: Any = None  # SQLite: a pooled DB-API connection kept while busy
+        since_checkpoint = 0
+        try:
+            while True:
+                with self._cond:
+                    if not self._queue:
+                        self._cond.wait(timeout=10.0)
+                    if not self._queue:
+                        self._writer = None  # idle: let the thread end; submit starts another
+                        return
+                    batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
+                records = [r for r, _ in batch]
+                outcomes: list[int] | list[BaseException]
+                try:
+                    if sqlite:
+                        if raw is None:
+                            raw = self._writer_connection()
+                        if self._checkpoint_done.is_set():
+                            self._checkpoint_done.clear()
+                            self._catch_up(raw)
+                        outcomes = self._append_sqlite(raw, records)
+                        since_checkpoint += len(records)
+                        if since_checkpoint >= CHECKPOINT_EVERY:
+                            since_checkpoint = 0
+                            self._request_checkpoint()
+                    else:
+                        outcomes = self.append_many(records)
+                except BaseException as exc:
+                    outcomes = [exc] * len(batch)
+                    self._head = None
+                    if raw is not None:  # do not reuse a connection that failed
+                        raw.invalidate()
+                        raw = None
+                self._resolve(batch, outcomes)
+        finally:
+            self._head = None  # appends by others while idle: reread on the next start
+            if raw is not None:
+                self._release_writer_connection(raw)
+                if since_checkpoint:
+                    self._request_checkpoint()
+
+    # SQLite WAL checkpoints, off the commit path
+
+    def _writer_connection(self) -> Any:
+        """A pooled DB-API connection that never checkpoints on commit.
+
+        With the default ``wal_autocheckpoint`` the commit that pushes the WAL past 1,000
+        pages also copies them into the database file and fsyncs it, 10-20 ms on a busy
+        disk, every ~25 batches, while every request of the batch (and those queued behind
+        it) waits: that was most of the verification p99.  Here the copying happens on the
+        checkpointer thread (``_checkpoint_loop``) while the writer goes on; the writer
+        itself only copies what it appended meanwhile (``_catch_up``).
+        """
+        raw = self.engine.raw_connection()
+        cur = raw.cursor()
+        try:
+            cur.execute("PRAGMA wal_autocheckpoint = 0")
+        finally:
+            cur.close()
+        return raw
+
+    @staticmethod
+    def _catch_up(raw: Any) -> None:
+        """After a background checkpoint: copy the few frames appended during it.
+
+        The WAL can only start over from its beginning when a write begins with every
+        frame copied; under a steady stream of batches that never happens by itself, and the
+        WAL file would grow for as long as the load lasts.  Copying the rest here (~50
+        frames, ~1 ms) lets the next INSERT restart it.  A passive checkpoint returns at
+        once if another one is running.
+        """
+        cur = raw.cursor()
+        try:
+            cur.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            cur.close()
+
+    @staticmethod
+    def _release_writer_connection(raw: Any) -> None:
+        try:
+            cur = raw.cursor()
+            cur.execute("PRAGMA wal_autocheckpoint = 1000")  # SQLite's default, for the pool
+            cur.close()
+        except Exception:
+            raw.invalidate()
+        raw.close()
+
+    def _request_checkpoint(self) -> None:
+        self._checkpoint_due.set()
+        with self._cond:
+            if self._checkpointer is None or not self._checkpointer.is_alive():
+                self._checkpointer = threading.Thread(
+                    target=self._checkpoint_loop, name="audit-checkpoint", daemon=True
+                )
+                self._checkpointer.start()
+
+    def _checkpoint_loop(self) -> None:
+        """Run ``PRAGMA wal_checkpoint(PASSIVE)`` when the writer asks.
+
+        A passive checkpoint neither blocks nor waits for writers or readers: the writer
+        keeps appending to the WAL while older frames are copied, and the WAL restarts from
+        its beginning once everything was copied.  Other connections of the process keep
+        SQLite's automatic checkpoints.
+        """
+        while self._checkpoint_due.wait(timeout=10.0):
+            self._checkpoint_due.clear()
             try:
-                seqs = self.append_many([r for r, _ in batch])
-            except BaseException as exc:
-                for _, fut in batch:
-                    fut.set_exception(exc)
+                raw = self.engine.raw_connection()  # autocommit: no transaction around it
+                try:
+                    self._catch_up(raw)
+                finally:
+                    raw.close()
+            except Exception:
+                log.warning("audit: WAL checkpoint failed; SQLite retries on a later commit")
             else:
-                for (_, fut), seq in zip(batch, seqs, strict=True):
-                    fut.set_result(seq)
+                self._checkpoint_done.set()
+        with self._cond:
+            if self._checkpointer is threading.current_thread():
+                self._checkpointer = None
+
+    @staticmethod
+    def _resolve(
+        batch: list[tuple[AuditRecord, Future[int] | asyncio.Future[int]]],
+        outcomes: Sequence[int | BaseException],
+    ) -> None:
+        per_loop: dict[asyncio.AbstractEventLoop, list[Any]] = {}
+        for (_, fut), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(fut, asyncio.Future):
+                per_loop.setdefault(fut.get_loop(), []).append((fut, outcome))
+            elif isinstance(outcome, BaseException):
+                fut.set_exception(outcome)
+            else:
+                fut.set_result(outcome)
+        for loop, items in per_loop.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle, items)
 
     # reading
 

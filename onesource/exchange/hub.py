@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from onesource.exchange.audit import AuditLog
@@ -77,6 +78,8 @@ class Exchange:
         self.pushes = PushBook(store)
         self._ttl = _Ttl(secs)
         self._lock = threading.Lock()
+        self._policy_catalog: Catalog | None = None
+        self._policy_memo: dict[tuple[object, ...], ResourceAccess] = {}
 
     # catalog and versions
 
@@ -118,9 +121,35 @@ class Exchange:
     def access(self, department: str, res: Resource) -> ResourceAccess:
         catalog = self.catalog()
         if department == res.provider:
-            return resource_access(catalog, res, department)
+            return self._policy(catalog, res, department, frozenset(), None)
         fields, until = self.grants.active_fields(department, res.name)
-        return resource_access(catalog, res, department, fields, until)
+        return self._policy(catalog, res, department, fields, until)
+
+    def _policy(
+        self,
+        catalog: Catalog,
+        res: Resource,
+        department: str,
+        fields: frozenset[str],
+        until: datetime | None,
+    ) -> ResourceAccess:
+        """``resource_access``, memoized: a pure function of the catalog and these arguments.
+
+        The memo belongs to one catalog object (a reloaded catalog starts a new one); the
+        grants are part of the key, so a new or revoked grant is a new entry, never stale.
+        """
+        with self._lock:
+            if self._policy_catalog is not catalog:
+                self._policy_catalog, self._policy_memo = catalog, {}
+            memo = self._policy_memo
+        key = (res.name, department, fields, until)
+        acc = memo.get(key)
+        if acc is None:
+            acc = resource_access(catalog, res, department, fields, until)
+            if len(memo) >= 4096:  # bounded: departments x resources x grant states
+                memo.clear()
+            memo[key] = acc
+        return acc
 
     # verification
 

@@ -10,7 +10,9 @@ is dropped.
 
 from __future__ import annotations
 
+import bisect
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -58,7 +60,11 @@ class KeyIndex:
         probe = encode_key(values)
         if len(probe) > self.sorted_keys.dtype.itemsize or not self.sorted_keys.size:
             return None
-        pos = int(np.searchsorted(self.sorted_keys, probe))
+        # bisect over the array (~20 probes of numpy scalars, ~1 us) rather than
+        # ndarray.searchsorted: numpy releases the GIL for the search, and on a busy server
+        # the audit writer thread then takes it for up to a switch interval (5 ms) while
+        # the event loop waits to get it back
+        pos = bisect.bisect_left(self.sorted_keys, probe)
         if pos < self.sorted_keys.size and self.sorted_keys[pos] == probe:
             return int(self.order[pos])
         return None
@@ -78,12 +84,17 @@ def build_index(store: Store, resource: str, version: int, key: tuple[str, ...])
 
 
 class IndexCache:
-    """One ``KeyIndex`` per (resource, key fields), for the version asked for."""
+    """One ``KeyIndex`` per (resource, key fields), for the version asked for.
+
+    ``after_build`` (if set) runs after each build, still under the lock: the web app
+    uses it to take the long-lived heap out of the garbage collector's reach.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._indexes: dict[tuple[str, tuple[str, ...]], KeyIndex] = {}
         self._lock = threading.Lock()
+        self.after_build: Callable[[], None] | None = None
 
     def index(self, resource: str, version: int, key: tuple[str, ...]) -> KeyIndex:
         slot = (resource, key)
@@ -96,6 +107,8 @@ class IndexCache:
                 self._indexes.pop(slot, None)  # free the old version first
                 idx = build_index(self.store, resource, version, key)
                 self._indexes[slot] = idx
+                if self.after_build is not None:
+                    self.after_build()
         return idx
 
     def column(self, idx: KeyIndex, name: str) -> pa.Array:

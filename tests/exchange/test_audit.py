@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from onesource.exchange import audit
 from onesource.exchange.audit import AuditLog, AuditRecord
 from onesource.store import Store
 
@@ -57,6 +59,82 @@ def test_group_commit_from_many_threads_keeps_one_chain(log: AuditLog) -> None:
     seqs = sorted(f.result(timeout=10) for f in futures)
     assert seqs == list(range(1, 201))
     assert log.verify().ok
+
+
+def test_writer_rechains_when_another_writer_appended(log: AuditLog) -> None:
+    """The writer keeps the head in memory; an append elsewhere (another process) is found
+    by the primary key and the batch is chained again after it, never forked."""
+    assert log.submit(_record(1)).result(timeout=10) == 1
+    other = AuditLog(log.engine)
+    assert other.append_many([_record(2), _record(3)]) == [2, 3]
+    assert log.submit(_record(4)).result(timeout=10) == 4
+    stop = threading.Event()
+
+    def elsewhere() -> None:
+        while not stop.is_set():
+            other.append(_record(0))
+
+    thread = threading.Thread(target=elsewhere)
+    thread.start()
+    try:
+        seqs = [f.result(timeout=30) for f in [log.submit(_record(i)) for i in range(200)]]
+    finally:
+        stop.set()
+        thread.join()
+    assert len(set(seqs)) == 200
+    check = log.verify()
+    assert check.ok and check.entries == check.head_seq
+
+
+def test_submit_async_resolves_every_waiter(log: AuditLog) -> None:
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(log.submit_async(_record(i)) for i in range(50))))
+
+    assert sorted(asyncio.run(main())) == list(range(1, 51))
+    assert log.verify().ok
+
+
+def test_submit_async_reports_a_failed_write(
+    log: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(raw: object, records: object) -> list[int]:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(log, "_append_sqlite", broken)
+
+    async def main() -> None:
+        await log.submit_async(_record(1))
+
+    with pytest.raises(sa.exc.OperationalError):
+        asyncio.run(main())
+    monkeypatch.undo()
+    assert log.submit(_record(2)).result(timeout=10) == 1  # the writer recovers
+    assert log.verify().ok
+
+
+def test_wal_checkpoints_run_beside_the_writer(
+    log: AuditLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(audit, "CHECKPOINT_EVERY", 10)
+    done = threading.Event()
+    catch_up = AuditLog._catch_up
+
+    def counting(raw: object) -> None:
+        catch_up(raw)
+        done.set()
+
+    monkeypatch.setattr(AuditLog, "_catch_up", staticmethod(counting))
+    for i in range(5):
+        futures = [log.submit(_record(10 * i + j)) for j in range(10)]
+        assert [f.result(timeout=10) for f in futures] == list(range(10 * i + 1, 10 * i + 11))
+    assert done.wait(timeout=30)  # the checkpointer copied the WAL into the database
+    assert log.verify().ok
+
+    raw = log._writer_connection()  # never checkpoints on its own commits ...
+    assert raw.cursor().execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    log._release_writer_connection(raw)  # ... and is reset before the pool gets it back
+    with log.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
 
 
 @pytest.mark.parametrize(
@@ -132,3 +210,21 @@ def test_chain_on_postgresql_with_concurrent_writers(pg_schema: str) -> None:
         t.join()
     check = logs[0].verify()
     assert check.ok and check.entries == 40
+
+
+@pytest.mark.services
+def test_group_commit_on_postgresql(pg_schema: str) -> None:
+    from onesource.store.db import migrate
+
+    migrate(pg_schema)
+    log = AuditLog(Store(pg_schema, "memory://audit-pg").engine)
+
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(log.submit_async(_record(i)) for i in range(30))))
+
+    seqs = asyncio.run(main())
+    seqs.append(log.submit(_record(0)).result(timeout=30))
+    assert sorted(seqs) == list(range(1, 32))
+    rows = log.query(limit=1)
+    assert rows[0]["fields"] == ["name"] and rows[0]["at"].tzinfo is not None
+    assert log.verify().ok

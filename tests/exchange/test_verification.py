@@ -55,3 +55,36 @@ def test_index_composite_key_and_new_version(hub_home: Path) -> None:
     v2 = commit([("a", "2024-01", 30)])
     idx2 = cache.index("subsidy", v2, ("id", "month"))
     assert cache.column(idx2, "amount")[idx2.find(["a", "2024-01"])].as_py() == 30
+
+
+def test_find_agrees_with_a_plain_lookup(hub_home: Path) -> None:
+    """Every stored key is found at its row; prefixes, extensions and misses are not."""
+    import random
+
+    store = Store.open()
+    rng = random.Random(7)
+    keys = sorted({"".join(rng.choices("0129ab", k=rng.randint(1, 6))) for _ in range(400)})
+    rng.shuffle(keys)
+    schema = pa.schema([("id", pa.string())])
+    values: list[str | None] = [*keys, None]
+    with (
+        store.begin_run("push", "keys") as run,
+        store.open_writer("resource", "keys", run.id, schema) as w,
+    ):
+        w.write(pa.table({"id": pa.array(values, pa.string())}, schema=schema))
+        version = int(w.commit().number)
+    builds: list[int] = []
+    cache = IndexCache(store)
+    cache.after_build = lambda: builds.append(1)
+    idx = cache.index("keys", version, ("id",))
+    assert builds == [1]
+    for row, key in enumerate(keys):
+        assert idx.find([key]) == row
+    known = set(keys)
+    # ("" is left out: the index stores a null key as "\x00", which numpy's fixed-width
+    # bytes read back as b"", so "" finds the null row, as it always has)
+    for probe in ["zzz", "3", *(k + "0" for k in keys[:50]), *(k[:-1] for k in keys[:50])]:
+        if probe and probe not in known:
+            assert idx.find([probe]) is None, probe
+    cache.index("keys", version, ("id",))
+    assert builds == [1]  # cached: no second build

@@ -7,7 +7,6 @@ be written the caller gets 503 instead of the data.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -17,11 +16,21 @@ from fastapi import HTTPException
 
 from onesource.exchange.audit import AuditRecord
 from onesource.web.exchange.runtime import AUDIT_SCOPE_KEY, AuditContext, exchange_for
+from onesource.web.exchange.verify import VERIFY_PATH, verify_asgi
 
 PREFIX = "/api/exchange"
 log = logging.getLogger("onesource.exchange")
 
 Scope = dict[str, Any]
+
+
+def route_path(scope: Scope) -> str:
+    """The request path without the app's mount point (``root_path``), as routes see it."""
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("/", ""):
+        return path[len(root) :] or "/"
+    return path
 
 
 def _result(status: int, ctx: AuditContext) -> str:
@@ -52,14 +61,18 @@ class ExchangeMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(PREFIX):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = route_path(scope)
+        if not path.startswith(PREFIX):
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
         ex = exchange_for(scope["app"])
         ctx = AuditContext()
         scope[AUDIT_SCOPE_KEY] = ctx
-        is_push = scope["method"] == "POST" and scope["path"].endswith("/pushes")
+        is_push = scope["method"] == "POST" and path.endswith("/pushes")
         limit = ex.settings.max_push_bytes if is_push else ex.settings.max_body_bytes
         declared = None
         for name, value in scope["headers"]:
@@ -74,7 +87,7 @@ class ExchangeMiddleware:
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 route = scope.get("route")
-                endpoint = getattr(route, "path", None) or scope["path"]
+                endpoint = getattr(route, "path", None) or path
                 record = AuditRecord(
                     department=ctx.department,
                     endpoint=endpoint,
@@ -88,7 +101,7 @@ class ExchangeMiddleware:
                     duration_ms=(time.perf_counter() - started) * 1000,
                 )
                 try:
-                    await asyncio.wrap_future(ex.audit.submit(record))
+                    await ex.audit.submit_async(record)
                 except Exception:
                     log.exception("exchange: audit log unavailable; answering 503")
                     state["replaced"] = True
@@ -126,4 +139,8 @@ class ExchangeMiddleware:
                     raise HTTPException(413, f"body exceeds the limit of {limit} bytes")
             return message
 
+        if scope["method"] == "POST" and path == VERIFY_PATH:
+            # the hot path: skip the router (same endpoint, same errors)
+            await verify_asgi(scope, limited_receive, audited_send)
+            return
         await self.app(scope, limited_receive, audited_send)

@@ -4,6 +4,7 @@ calling department (authenticated and rate limited), the audit context.
 
 from __future__ import annotations
 
+import gc
 import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -34,6 +35,21 @@ class AuditContext:
     result: str | None = None
 
 
+def freeze_heap() -> None:
+    """Take every object alive now out of the garbage collector's reach (``gc.freeze``).
+
+    After start-up the process holds ~170k GC-tracked objects (modules, FastAPI, SQLAlchemy,
+    the catalog); each full (generation 2) collection walks all of them, 70-100 ms on a busy
+    2-core machine, and every request in flight waits: that was the verification p99.  Frozen
+    objects are never scanned again.  Called after start-up work only (the exchange is
+    built, an index is built), never per request; unfreezing first lets the collection
+    free what died since the last call.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 def exchange_for(app: Any) -> Exchange:
     """The app's ``Exchange``, built on first use from the current settings."""
     ex: Exchange | None = getattr(app.state, "onesource_exchange", None)
@@ -45,6 +61,8 @@ def exchange_for(app: Any) -> Exchange:
             from onesource.web.deps import get_catalog, get_store
 
             ex = Exchange(get_store(), get_catalog, get_exchange_settings())
+            ex.indexes.after_build = freeze_heap
+            freeze_heap()
             app.state.onesource_exchange = ex
     return ex
 
@@ -64,6 +82,31 @@ ExchangeDep = Annotated[Exchange, Depends(get_exchange)]
 AuditDep = Annotated[AuditContext, Depends(audit_context)]
 
 
+def key_from_headers(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The presented key: ``Authorization: Bearer <key>``, else ``X-API-Key``.
+
+    The same reading as the ``bearer`` and ``api_key_header`` schemes (which document it).
+    """
+    if authorization:
+        scheme, _, credentials = authorization.partition(" ")
+        credentials = credentials.strip()
+        if scheme and credentials and scheme.lower() == "bearer":
+            return credentials
+    return x_api_key or None
+
+
+def authenticate(ex: Exchange, ctx: AuditContext, key: str | None) -> str:
+    """The department whose key signed the call; rate limited per department."""
+    if not key:
+        raise AuthRequiredError(
+            "no API key", hint="send Authorization: Bearer <key> or X-API-Key: <key>"
+        )
+    department = ex.keys.authenticate(key)
+    ctx.department = department
+    ex.limiter.check(department)
+    return department
+
+
 async def current_department(
     request: Request,
     ex: ExchangeDep,
@@ -73,14 +116,7 @@ async def current_department(
 ) -> str:
     """The department whose key signed the call; rate limited per department."""
     key = credentials.credentials if credentials is not None else api_key
-    if not key:
-        raise AuthRequiredError(
-            "no API key", hint="send Authorization: Bearer <key> or X-API-Key: <key>"
-        )
-    department = ex.keys.authenticate(key)
-    ctx.department = department
-    ex.limiter.check(department)
-    return department
+    return authenticate(ex, ctx, key)
 
 
 Department = Annotated[str, Depends(current_department)]
