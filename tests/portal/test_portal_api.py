@@ -27,6 +27,15 @@ def test_search_works_for_chinese(client, query: str, expected: str | None) -> N
     assert body["total"] == len(ids) and len(ids) < 7
 
 
+@pytest.mark.parametrize("query", ["\x00", "企\x00业", "\x00\x1f\x7f", '"', "%_\\"])
+def test_search_survives_control_characters_and_syntax(client, query: str) -> None:  # type: ignore[no-untyped-def]
+    for path in ("/api/open/datasets", "/"):
+        response = client.get(path, params={"q": query}, headers=HTML)
+        assert response.status_code == 200, response.text[:300]
+    body = client.get("/api/open/datasets", params={"q": "企\x00业"}).json()
+    assert "business_register_open" in [i["id"] for i in body["items"]]
+
+
 def test_pages_render_in_both_languages(client) -> None:  # type: ignore[no-untyped-def]
     zh = client.get("/datasets/business_register_open", headers=HTML)
     en = client.get("/datasets/business_register_open?lang=en", headers=HTML)

@@ -50,7 +50,9 @@ class SearchIndex:
         self.db.executemany("INSERT INTO docs VALUES (?, ?)", rows)
 
     def search(self, query: str) -> list[str]:
-        q = " ".join(query.lower().split())
+        # control characters (a NUL ends SQLite's FTS5 query string) mean nothing in a search
+        kept = "".join(c for c in query if c.isprintable() or c.isspace())
+        q = " ".join(kept.lower().split())
         if not q:
             return []
         with self._lock:
