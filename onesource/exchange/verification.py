@@ -37,7 +37,7 @@ def _as_text(col: pa.ChunkedArray) -> pa.ChunkedArray:
 
     if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
         col = pc.cast(col, pa.string())
-    return pc.fill_null(col, "\x00")
+    return col
 
 
 def encode_key(values: list[str]) -> bytes:
@@ -77,10 +77,12 @@ def build_index(store: Store, resource: str, version: int, key: tuple[str, ...])
     table = store.read("resource", resource, version=version, columns=list(key))
     parts = [_as_text(table.column(k)) for k in key]
     joined = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, KEY_SEP)
-    raw = pc.cast(joined, pa.binary()).to_numpy(zero_copy_only=False)
+    # a record with a missing key part cannot be identified: it is left out of the index
+    rows = np.flatnonzero(pc.is_valid(joined).to_numpy(zero_copy_only=False))
+    raw = pc.cast(pc.drop_null(joined), pa.binary()).to_numpy(zero_copy_only=False)
     keys = raw.astype("S") if raw.size else np.array([], dtype="S1")
     order = np.argsort(keys, kind="stable")
-    return KeyIndex(resource, version, key, keys[order], order.astype(np.int64))
+    return KeyIndex(resource, version, key, keys[order], rows[order].astype(np.int64))
 
 
 class IndexCache:
@@ -200,6 +202,14 @@ def plan(
 
 def check_key(res: Resource, key: dict[str, str]) -> tuple[str, ...]:
     """The key fields in index order; they must identify one record."""
+    for name, value in key.items():
+        # an empty value would match a record whose key is missing (null), and control
+        # characters (the index's separator among them) never occur in a real key
+        if not value.strip() or not value.isprintable():
+            raise InvalidRequestError(
+                f"key field {name!r} of {res.name!r} is empty or holds control characters",
+                hint="give the printable value that identifies the record",
+            )
     names = set(key)
     if names == set(res.primary_key):
         return tuple(res.primary_key)
