@@ -24,12 +24,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import peak_rss_mb
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -93,15 +94,6 @@ def load(backend: str, rows: int, path: str) -> float:
     conn.commit()
     conn.close()
     return time.perf_counter() - t0
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process image: VmHWM (ru_maxrss survives exec and would
-    report the parent's peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(case: str, backend: str, path: str, out: str) -> dict[str, float]:

@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchlib import free_port, wait_until_up
+
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = "grid_events_open"
 FILTER_FIELD = "event_type"
@@ -268,25 +270,6 @@ def download(args: argparse.Namespace) -> None:
     print(json.dumps(out))
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str) -> None:
-    import httpx
-
-    for _ in range(300):
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not start")
-
-
 def _child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, *args],
@@ -364,7 +347,7 @@ def main() -> None:
         value = rng.choice(sorted(counts))
         offset = rng.randrange(max(1, counts[value] - args.limit))
         paths["filter"].append(f"{base}?{FILTER_FIELD}={value}&limit={args.limit}&offset={offset}")
-    ports = {"portal": _port(), "static": _port(), "http.server": _port()}
+    ports = {"portal": free_port(), "static": free_port(), "http.server": free_port()}
     servers = [
         subprocess.Popen(
             [sys.executable, __file__, "serve", "--port", str(ports["portal"])], env=env, cwd=REPO
@@ -386,9 +369,9 @@ def main() -> None:
     ]
     url = {k: f"http://127.0.0.1:{p}" for k, p in ports.items()}
     try:
-        _wait(url["portal"] + "/healthz")
-        _wait(url["static"] + "/data.csv")
-        _wait(url["http.server"] + "/data.csv")
+        wait_until_up(url["portal"] + "/healthz")
+        wait_until_up(url["static"] + "/data.csv")
+        wait_until_up(url["http.server"] + "/data.csv")
         import httpx
 
         t1 = time.perf_counter()

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -33,17 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import peak_rss_mb
+
 REPO = Path(__file__).resolve().parents[1]
 TARGET_S = 60.0
-
-
-def peak_rss_mb() -> float:
-    """Peak RSS of this process image: VmHWM (ru_maxrss survives exec and would
-    report the parent's peak)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def du_mb(path: Path) -> float:

@@ -17,12 +17,13 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchlib import cpu_seconds, free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -193,34 +194,6 @@ def load(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps({"result": result, "latencies": latencies}))
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait(url: str) -> None:
-    import httpx
-
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError("server did not start")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), or NaN."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", nargs="?", default="run", choices=["run", "serve", "load"])
@@ -256,7 +229,7 @@ def main() -> None:
     setup_s = time.perf_counter() - t0
     probes_path = home / "probes.json"
     probes_path.write_text(json.dumps(hub["probes"]))
-    port = _port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [sys.executable, __file__, "serve", "--port", str(port)], env=env, cwd=REPO
@@ -268,7 +241,7 @@ def main() -> None:
 
     def drive(target: str, seconds: float) -> tuple[dict[str, float], list[float]]:
         out = home / f"load-{target}.json"
-        before = _cpu_seconds(server.pid), os.times()
+        before = cpu_seconds(server.pid), os.times()
         subprocess.run(
             [
                 sys.executable,
@@ -293,7 +266,7 @@ def main() -> None:
             cwd=REPO,
             check=True,
         )
-        after = _cpu_seconds(server.pid), os.times()
+        after = cpu_seconds(server.pid), os.times()
         data = json.loads(out.read_text())
         cpu[target]["server"] += after[0] - before[0]
         cpu[target]["client"] += (after[1].children_user + after[1].children_system) - (
@@ -302,7 +275,7 @@ def main() -> None:
         return data["result"], data["latencies"]
 
     try:
-        _wait(url)
+        wait_until_up(url + "/healthz")
         import httpx
 
         first = hub["probes"][0]  # type: ignore[index]
