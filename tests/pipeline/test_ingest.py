@@ -14,19 +14,7 @@ from schemas.errors import TerminalError, TransientError
 from schemas.identifiers import credit_check_char
 
 CATALOG = load_catalog("catalog").raise_for_issues()
-COLUMNS = [
-    "credit_code",
-    "name",
-    "type",
-    "legal_rep_name",
-    "legal_rep_id_number",
-    "registered_capital",
-    "established_on",
-    "industry",
-    "division",
-    "status",
-    "updated_at",
-]
+COLUMNS = list(CATALOG.resources["business_register"].fields)  # source table = fields
 
 
 def credit(i: int) -> str:

@@ -36,19 +36,7 @@ from schemas.identifiers import credit_check_char
 
 CATALOG = load_catalog("catalog").raise_for_issues()
 RESOURCE = "business_register"
-COLUMNS = [
-    "credit_code",
-    "name",
-    "type",
-    "legal_rep_name",
-    "legal_rep_id_number",
-    "registered_capital",
-    "established_on",
-    "industry",
-    "division",
-    "status",
-    "updated_at",
-]
+COLUMNS = list(CATALOG.resources[RESOURCE].fields)  # the source table mirrors them
 
 
 def business_rows(start: int, n: int, updated: str) -> list[tuple[Any, ...]]:
