@@ -102,8 +102,12 @@ def test_ingest_dag_runs_on_a_celery_worker(
     # keys of this run's own on the shared Redis: a task left queued by another run (signed
     # with another JWT secret) can never reach this run's worker, nor this run's task another's
     keyprefix = f"onesource_ci_{uuid.uuid4().hex[:8]}:"
+    # this process's own Airflow/OneSource settings (other tests' in-process Airflow sets some,
+    # e.g. a WARNING log level that would hide the worker's task lines) must not leak in
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ONESOURCE_"))}
     env = {
-        **os.environ,
+        **inherited,
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": cluster_db,
