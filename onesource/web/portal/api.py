@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from onesource.web.deps import CatalogDep, StoreDep
+from onesource.web.deps import CatalogDep, StoreDep, get_catalog, get_store
 from onesource.web.portal.common import check_name, index_for
 from onesource.web.portal.model import Dataset, all_datasets, dataset
 from schemas.vocab import OpenClass
@@ -239,37 +240,85 @@ def _scan_page(
     return total, page
 
 
+# The version a release's rows come from, looked up at most once a second per release: a
+# page served from memory then touches neither the metadata DB nor a worker thread.
+CURRENT_RECHECK_SECONDS = 1.0
+_current: dict[tuple[str, str], tuple[float, Any]] = {}
+
+
+def _hot(store: Store, name: str) -> tuple[Any, _Rows] | None:
+    """The current version and its decoded rows when both are at hand without I/O."""
+    seen = _current.get((store.warehouse.url, name))
+    if seen is None or time.monotonic() - seen[0] >= CURRENT_RECHECK_SECONDS:
+        return None
+    info = seen[1]
+    key = (store.warehouse.url, name, info.path)
+    with _tables_lock:  # held only for dict updates, never during a load
+        cached = _tables.get(key)
+        if cached is None:
+            return None
+        _tables.move_to_end(key)
+    return info, cached
+
+
+def _load(store: Store, name: str) -> tuple[Any, _Rows | None]:
+    """The current version (or 404) and its decoded rows (None over the budget); does I/O."""
+    info = store.current("release", name)
+    if info is None:
+        raise HTTPException(404, f"dataset {name!r} has no published version")
+    _current[(store.warehouse.url, name)] = (time.monotonic(), info)
+    return info, _cached_rows(store, name, info.number, info.path)
+
+
 @router.get(
     "/api/open/datasets/{name}/rows", summary="Rows as JSON, paged, filtered by field equality"
 )
-def rows(
+async def rows(
     request: Request,
     name: str,
-    store: StoreDep,
-    catalog: CatalogDep,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
     offset: int = Query(0, ge=0, le=100_000_000),
+) -> dict[str, Any]:
+    """A page of an open dataset's rows; ``<field>=<value>`` parameters filter by equality.
+
+    A page of a version held in memory is cut on the event loop (under a millisecond);
+    loading a version, or scanning one too large to hold, runs in a worker thread.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    store, catalog = get_store(), get_catalog()
+    check_name(catalog, name)
+    if catalog.releases[name].open_class is not OpenClass.open:
+        raise HTTPException(
+            403, f"dataset {name!r} is restricted: download it with a registered key instead"
+        )
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
+    hot = _hot(store, name)
+    if hot is not None:
+        return _page(store, name, hot[0], hot[1], params, limit, offset)
+    info, cached = await run_in_threadpool(_load, store, name)
+    if cached is not None:
+        return _page(store, name, info, cached, params, limit, offset)
+    return await run_in_threadpool(_page, store, name, info, None, params, limit, offset)
+
+
+def _page(
+    store: Store,
+    name: str,
+    info: Any,
+    cached: _Rows | None,
+    params: list[tuple[str, str]],
+    limit: int,
+    offset: int,
 ) -> dict[str, Any]:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as pads
 
-    check_name(catalog, name)
-    release = catalog.releases[name]
-    if release.open_class is not OpenClass.open:
-        raise HTTPException(
-            403, f"dataset {name!r} is restricted: download it with a registered key instead"
-        )
-    info = store.current("release", name)
-    if info is None:
-        raise HTTPException(404, f"dataset {name!r} has no published version")
-    cached = _cached_rows(store, name, info.number, info.path)
     data = store.dataset("release", name, info.number) if cached is None else None
     schema = cached.schema if cached is not None else data.schema  # type: ignore[union-attr]
     conds: list[tuple[str, pa.Scalar]] = []
-    for field, value in request.query_params.items():
-        if field in ("limit", "offset"):
-            continue
+    for field, value in params:
         if field not in schema.names:
             raise HTTPException(400, f"unknown field {field!r}; fields: {', '.join(schema.names)}")
         try:
