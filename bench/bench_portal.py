@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchlib import free_port, wait_until_up
+from benchlib import closed_loop, free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
 RELEASE = "grid_events_open"
@@ -135,40 +135,19 @@ def serve_static(port: int, directory: str) -> None:
 
 
 async def _load(url: str, paths: list[str], clients: int, seconds: float) -> dict[str, float]:
-    """A minimal HTTP/1.1 client on asyncio streams (as in bench_verify.py)."""
+    """GET ``paths`` round-robin from ``clients`` keep-alive connections; a page must hold rows."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + seconds
+    host = f"{parts.hostname or '127.0.0.1'}:{parts.port or 80}"
+    requests = [f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode() for path in paths]
 
-    async def worker(n: int) -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection(host, port)
-        i = n
-        while time.perf_counter() < stop:
-            path = paths[i % len(paths)]
-            i += clients
-            t0 = time.perf_counter()
-            writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode())
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            payload = await reader.readexactly(length)
-            latencies.append(time.perf_counter() - t0)
-            if not head.startswith(b"HTTP/1.1 200") or (
-                b'"rows":[{' not in payload and b'"ok":true' not in payload
-            ):
-                errors += 1
-        writer.close()
+    def ok(head: bytes, payload: bytes) -> bool:
+        return head.startswith(b"HTTP/1.1 200") and (
+            b'"rows":[{' in payload or b'"ok":true' in payload
+        )
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(n) for n in range(clients)))
-    elapsed = time.perf_counter() - started
+    latencies, errors, elapsed = await closed_loop(url, requests, clients, seconds, ok)
     latencies.sort()
     n = len(latencies)
     return {

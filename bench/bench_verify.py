@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchlib import cpu_seconds, free_port, wait_until_up
+from benchlib import closed_loop, cpu_seconds, free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -105,17 +105,13 @@ async def _load(
 ) -> tuple[dict[str, float], list[float]]:
     """``clients`` keep-alive connections, each sending one request at a time.
 
-    A minimal HTTP/1.1 client on asyncio streams: httpx's async pool topped out
-    near 250 req/s here and would have measured itself, not the server.  The
-    requests are encoded up front: the client shares the 2 cores with the server.
+    The requests are encoded up front: the client shares the 2 cores with the server.
     """
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = "/bench/trivial" if trivial else "/api/exchange/verify"
-    latencies: list[float] = []
-    errors = 0
 
     def request(p: dict[str, str]) -> bytes:
         body = json.dumps(
@@ -133,33 +129,11 @@ async def _load(
         return head.encode() + body
 
     requests = [request(p) for p in probes]
-    stop = time.perf_counter() + seconds
 
-    async def worker(n: int) -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection(host, port)
-        i = n
-        while time.perf_counter() < stop:
-            data = requests[i % len(requests)]
-            i += clients
-            t0 = time.perf_counter()
-            writer.write(data)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            payload = await reader.readexactly(length)
-            latencies.append(time.perf_counter() - t0)
-            if not head.startswith(b"HTTP/1.1 200") or (
-                not trivial and b'"all_match":true' not in payload
-            ):
-                errors += 1
-        writer.close()
+    def ok(head: bytes, payload: bytes) -> bool:
+        return head.startswith(b"HTTP/1.1 200") and (trivial or b'"all_match":true' in payload)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(n) for n in range(clients)))
-    elapsed = time.perf_counter() - started
+    latencies, errors, elapsed = await closed_loop(url, requests, clients, seconds, ok)
     return {"requests": len(latencies), "errors": errors, "elapsed": elapsed}, latencies
 
 
