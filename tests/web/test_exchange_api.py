@@ -22,16 +22,6 @@ from tests.exchange.fixtures import Hub, make_hub
 API = "/api/exchange"
 
 
-@pytest.fixture
-def hub(hub_home: Path) -> Hub:
-    return make_hub()
-
-
-@pytest.fixture
-def client(hub: Hub) -> TestClient:
-    return TestClient(hub.app)
-
-
 def auth(hub: Hub, dept: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {hub.keys[dept]}"}
 

@@ -23,11 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.exchange.fixtures import Hub, make_hub, serve
 
 
-@pytest.fixture
-def hub(hub_home: Path) -> Hub:
-    return make_hub()
-
-
 def test_request_approve_read_verify_and_audit(hub: Hub) -> None:
     from onesource.cli.main import app as cli
 

@@ -20,16 +20,6 @@ from tests.web.test_exchange_api import auth, error_code, grant
 URL = "/api/exchange/verify"
 
 
-@pytest.fixture
-def hub(hub_home: Path) -> Hub:
-    return make_hub()
-
-
-@pytest.fixture
-def client(hub: Hub) -> TestClient:
-    return TestClient(hub.app)
-
-
 def body(hub: Hub, i: int = 0, **claims: str) -> dict[str, Any]:
     person = hub.people[i]
     return {
