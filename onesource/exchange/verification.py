@@ -1,7 +1,7 @@
 """Yes/no verification against the source, from an in-memory index per version.
 
 On first use the key columns of the current version are read once into a
-sorted numpy array of UTF-8 keys (``searchsorted`` finds a row in a few
+sorted numpy array of UTF-8 keys (a bisection finds a row in a few
 microseconds); claimed columns are loaded the first time someone claims them
 and kept as Arrow arrays.  Nothing else of the record is held, and nothing of
 it is ever returned.  A new current version builds a new index; the old one
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -85,6 +87,27 @@ def build_index(store: Store, resource: str, version: int, key: tuple[str, ...])
     return KeyIndex(resource, version, key, keys[order], rows[order].astype(np.int64))
 
 
+class IndexNotReady(Exception):
+    """An index or column would have to be read from the store (see ``ready_only``)."""
+
+
+_ready_only: ContextVar[bool] = ContextVar("onesource_verify_ready_only", default=False)
+
+
+@contextmanager
+def ready_only() -> Iterator[None]:
+    """Within this block ``IndexCache`` raises ``IndexNotReady`` instead of reading the store.
+
+    The web app answers from memory on its event loop and takes the rare call that needs a
+    read (the first one for a new version, ~1 s at 1e6 rows) to a worker thread instead.
+    """
+    token = _ready_only.set(True)
+    try:
+        yield
+    finally:
+        _ready_only.reset(token)
+
+
 class IndexCache:
     """One ``KeyIndex`` per (resource, key fields), for the version asked for.
 
@@ -103,6 +126,8 @@ class IndexCache:
         idx = self._indexes.get(slot)
         if idx is not None and idx.version == version:
             return idx
+        if _ready_only.get():
+            raise IndexNotReady(resource)
         with self._lock:  # build once even when many requests arrive together
             idx = self._indexes.get(slot)
             if idx is None or idx.version != version:
@@ -116,6 +141,8 @@ class IndexCache:
     def column(self, idx: KeyIndex, name: str) -> pa.Array:
         col = idx.columns.get(name)
         if col is None:
+            if _ready_only.get():
+                raise IndexNotReady(idx.resource)
             with self._lock:
                 col = idx.columns.get(name)
                 if col is None:

@@ -94,3 +94,28 @@ def test_find_agrees_with_a_plain_lookup(hub_home: Path) -> None:
             assert idx.find([probe]) is None, probe
     cache.index("keys", version, ("id",))
     assert builds == [1]  # cached: no second build
+
+
+def test_ready_only_refuses_to_read_the_store(hub_home: Path) -> None:
+    """What the web app answers on its event loop: memory only, never a store read."""
+    from onesource.exchange.verification import IndexNotReady, ready_only
+
+    store = Store.open()
+    schema = pa.schema([("id", pa.string()), ("name", pa.string())])
+    with (
+        store.begin_run("push", "people") as run,
+        store.open_writer("resource", "people", run.id, schema) as w,
+    ):
+        w.write(pa.table({"id": ["1", "2"], "name": ["甲", "乙"]}, schema=schema))
+        version = int(w.commit().number)
+    cache = IndexCache(store)
+    with ready_only(), pytest.raises(IndexNotReady):
+        cache.index("people", version, ("id",))
+    idx = cache.index("people", version, ("id",))  # outside: built from the store
+    with ready_only():
+        assert cache.index("people", version, ("id",)) is idx
+        with pytest.raises(IndexNotReady):
+            cache.column(idx, "name")  # not claimed yet: would be read
+    assert cache.column(idx, "name")[idx.find(["2"])].as_py() == "乙"
+    with ready_only():
+        assert cache.column(idx, "name")[idx.find(["1"])].as_py() == "甲"

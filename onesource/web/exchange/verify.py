@@ -21,7 +21,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
+from onesource.exchange.verification import IndexNotReady, ready_only
 from onesource.web.exchange.errors import ERROR_RESPONSES, ExchangeRoute, to_response
 from onesource.web.exchange.models import VerifyIn, VerifyOut
 from onesource.web.exchange.runtime import (
@@ -129,7 +131,7 @@ def _answer(
 )
 async def verify(request: Request) -> Response:
     # async on purpose: the check is in memory (index built once per version), so it
-    # runs on the event loop without a thread hop
+    # runs on the event loop without a thread hop; building an index goes to a thread
     scope = request.scope
     ex = exchange_for(scope["app"])
     ctx: AuditContext | None = scope.get(AUDIT_SCOPE_KEY)
@@ -143,7 +145,13 @@ async def verify(request: Request) -> Response:
     ctx.resource = body.resource
     ctx.fields = list(body.claims)
     ctx.purpose = body.purpose
-    answer = ex.verify(department, body.resource, body.key, body.claims)
+    try:
+        with ready_only():  # in memory: answer here, on the event loop
+            answer = ex.verify(department, body.resource, body.key, body.claims)
+    except IndexNotReady:  # the first call for a version reads the store: not on the loop
+        answer = await run_in_threadpool(
+            ex.verify, department, body.resource, body.key, body.claims
+        )
     if body.resource is None:
         ctx.resource = ",".join(r for r, _ in answer.sources)
     ctx.row_count = 0  # nothing of the record leaves the hub
