@@ -73,6 +73,19 @@ def test_download_checksum_etag_and_range(client) -> None:  # type: ignore[no-un
         "/datasets/business_register_open/download/data.csv", headers={"range": "bytes=99999999-"}
     )
     assert bad.status_code == 416
+    huge = client.get(
+        "/datasets/business_register_open/download/data.csv",
+        headers={"range": "bytes=" + "9" * 5000 + "-"},
+    )
+    assert huge.status_code == 416 and "bytes=first-last" in huge.json()["error"]["message"]
+    # resuming with the ETag of another file (a newer version was published since): no splice
+    for if_range, status in ((r.headers["etag"], 206), ('"some-older-version"', 200)):
+        resumed = client.get(
+            "/datasets/business_register_open/download/data.csv",
+            headers={"range": "bytes=3-12", "if-range": if_range},
+        )
+        assert resumed.status_code == status
+        assert resumed.content == (r.content[3:13] if status == 206 else r.content)
 
 
 def test_restricted_release_needs_a_registered_key(client) -> None:  # type: ignore[no-untyped-def]

@@ -40,7 +40,7 @@ TYPES = {
     "md": "text/markdown; charset=utf-8",
     "sha256": "text/plain; charset=utf-8",
 }
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+RANGE_RE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: far past any file
 
 # version folder -> {file name: sha256 or None}; folders never change once published
 _SUMS: OrderedDict[tuple[str, str], dict[str, str | None]] = OrderedDict()
@@ -98,7 +98,7 @@ class _Source:
         except BlockingIOError:
             return None
         except OSError as exc:  # unsupported here: use the threads from now on
-            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL):
+            if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
                 _NOWAIT = False
             return None  # any other error is raised by the blocking read
         return memoryview(buf)[:got] if got else None
@@ -196,6 +196,9 @@ def download(
     size = src.size
     start, length, status = 0, size, 200
     rng = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if rng and if_range is not None and if_range != etag:
+        rng = None  # resuming a file that has changed since: send the whole new one (RFC 9110)
     if rng:
         m = RANGE_RE.match(rng.strip())
         first, last = (m.group(1), m.group(2)) if m else ("", "")
@@ -203,7 +206,7 @@ def download(
             src.close()
             raise HTTPException(
                 416,
-                "only one bytes range is supported",
+                "only one byte range is supported: bytes=first-last, bytes=first- or bytes=-suffix",
                 headers={"Content-Range": f"bytes */{size}"},
             )
         if first == "":
