@@ -156,3 +156,31 @@ def test_dcat_and_data_json(client) -> None:  # type: ignore[no-untyped-def]
     assert {d["identifier"] for d in client.get("/data.json").json()["dataset"]} >= {
         "grid_events_open"
     }
+
+
+def test_rows_from_memory_and_from_a_scan_agree(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A release over the memory budget is scanned per request: the same answers, typed alike."""
+    from onesource.web.portal import api
+
+    queries = [
+        {"limit": 7, "offset": 0},
+        {"limit": 50, "offset": 13},
+        {"event_type": "safety", "limit": 20, "offset": 3},
+        {"event_type": "safety", "resolved": "true", "limit": 1000},
+        {"event_type": "no-such-type"},
+        {"limit": 5, "offset": 10_000_000},
+    ]
+    url = "/api/open/datasets/grid_events_open/rows"
+    forget = (api._tables, api._too_big, api._current)
+    for cache in forget:
+        cache.clear()
+    in_memory = [client.get(url, params=q).json() for q in queries]
+    assert api._tables, "the release should have been held in memory"
+    for cache in forget:
+        cache.clear()
+    monkeypatch.setattr(api, "ROWS_CACHE_BYTES", 1)
+    scanned = [client.get(url, params=q).json() for q in queries]
+    assert not api._tables and api._too_big
+    assert scanned == in_memory
+    assert in_memory[2]["rows"] and in_memory[3]["total"] <= in_memory[2]["total"]
+    api._too_big.clear()

@@ -117,12 +117,14 @@ BLOCK = 1 << 16  # rows per block when locating the matches of one page
 class _Rows:
     """One release version in memory: one array per column, repetitive strings as codes."""
 
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, schema: pa.Schema) -> None:
+        """``table`` as read (text columns may be dictionaries), ``schema`` as published."""
         import pyarrow as pa
 
-        self.schema = table.schema  # as published: filter values are typed against it
+        self.schema = schema  # filter values are typed against the published types
         self.num_rows = table.num_rows
         self.columns: dict[str, pa.Array] = {}
+        table = table.unify_dictionaries()  # one dictionary per column across row groups
         for name, col in zip(table.column_names, table.columns, strict=True):
             arr = col.combine_chunks()
             if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
@@ -187,7 +189,7 @@ _tables_lock = threading.Lock()
 _load_locks: dict[_Key, threading.Lock] = {}
 
 
-def _cached_rows(store: Store, name: str, number: int, path: str) -> _Rows | None:
+def _cached_rows(store: Store, name: str, path: str) -> _Rows | None:
     """The decoded data of one release version, or None when it is over the budget."""
     import pyarrow.parquet as pq
 
@@ -205,14 +207,29 @@ def _cached_rows(store: Store, name: str, number: int, path: str) -> _Rows | Non
             cached = _tables.get(key)
         if cached is not None or key in _too_big:
             return cached
+        import pyarrow as pa
+
         full = store.warehouse.full(f"{path}/data.parquet")
-        meta = pq.ParquetFile(full, filesystem=store.warehouse.arrow_fs).metadata
+        fs = store.warehouse.arrow_fs
+        published = pq.ParquetFile(full, filesystem=fs)
+        meta, schema = published.metadata, published.schema_arrow
+        # text is read as dictionaries, as Parquet mostly stores it: what is held then stays
+        # close to Parquet's uncompressed size (decoded, a repetitive text column can be
+        # hundreds of times larger than its Parquet pages)
+        text = [
+            f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        ]
         estimate = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-        if estimate > ROWS_CACHE_BYTES:
+        cached = None
+        if estimate <= ROWS_CACHE_BYTES:
+            table = pq.ParquetFile(full, filesystem=fs, read_dictionary=text).read()
+            cached = _Rows(table, schema)
+            del table
+        if cached is None or cached.nbytes > ROWS_CACHE_BYTES:
             with _tables_lock:
                 _too_big.add(key)
+                _load_locks.pop(key, None)
             return None
-        cached = _Rows(store.read("release", name, number))
         with _tables_lock:
             for old in [k for k in _tables if k[:2] == key[:2]]:
                 del _tables[old]  # an older version of the same release
@@ -267,7 +284,7 @@ def _load(store: Store, name: str) -> tuple[Any, _Rows | None]:
     if info is None:
         raise HTTPException(404, f"dataset {name!r} has no published version")
     _current[(store.warehouse.url, name)] = (time.monotonic(), info)
-    return info, _cached_rows(store, name, info.number, info.path)
+    return info, _cached_rows(store, name, info.path)
 
 
 @router.get(
