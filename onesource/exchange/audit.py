@@ -30,7 +30,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -134,9 +134,12 @@ _STORED = (*_COLUMNS, "prev_hash", "hash")
 
 
 def _sqlite_max_variables() -> int:
+    """The host parameters one statement may bind: a compile-time limit of the SQLite library
+    (999 in old or conservative builds), capped to keep statements a sensible size."""
     import sqlite3
 
-    return 32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
+    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
+        return min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)
 
 
 class _Insert:
@@ -459,10 +462,12 @@ class AuditLog:
         for (_, fut), outcome in zip(batch, outcomes, strict=True):
             if isinstance(fut, asyncio.Future):
                 per_loop.setdefault(fut.get_loop(), []).append((fut, outcome))
-            elif isinstance(outcome, BaseException):
-                fut.set_exception(outcome)
-            else:
-                fut.set_result(outcome)
+                continue
+            with contextlib.suppress(InvalidStateError):  # cancelled: nobody waits for it
+                if isinstance(outcome, BaseException):
+                    fut.set_exception(outcome)
+                else:
+                    fut.set_result(outcome)
         for loop, items in per_loop.items():
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_settle, items)

@@ -86,6 +86,15 @@ def test_writer_rechains_when_another_writer_appended(log: AuditLog) -> None:
     assert check.ok and check.entries == check.head_seq
 
 
+def test_a_cancelled_waiter_does_not_stop_the_writer(log: AuditLog) -> None:
+    futures = [log.submit(_record(i)) for i in range(100)]
+    cancelled = [f for f in futures[::3] if f.cancel()]
+    later = log.submit(_record(1000))
+    assert later.result(timeout=10) >= 1  # the writer survived setting a cancelled future
+    assert all(f.result(timeout=10) >= 1 for f in futures if f not in cancelled)
+    assert log.verify().ok
+
+
 def test_submit_async_resolves_every_waiter(log: AuditLog) -> None:
     async def main() -> list[int]:
         return list(await asyncio.gather(*(log.submit_async(_record(i)) for i in range(50))))
