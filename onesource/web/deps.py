@@ -22,6 +22,11 @@ def get_store() -> Store:
     return _store()
 
 
+def store_opened() -> bool:
+    """Whether ``get_store()`` answers from memory (the store is opened once per process)."""
+    return _store.cache_info().currsize > 0
+
+
 # a catalog edit is seen within this many seconds: checking every file's stat on every
 # request cost more than the rest of a rows-API request (2 ms for ~60 files, more for 1,000)
 CATALOG_RECHECK_SECONDS = 2.0
@@ -29,15 +34,24 @@ _catalogs: dict[str, Catalog] = {}
 _checked: dict[str, tuple[float, Catalog]] = {}
 
 
+def fresh_catalog() -> Catalog | None:
+    """The catalog when it was checked for edits less than ``CATALOG_RECHECK_SECONDS`` ago,
+    else None: what async endpoints may use on the event loop without touching the disk."""
+    recent = _checked.get(str(get_settings().catalog))
+    if recent is not None and time.monotonic() - recent[0] < CATALOG_RECHECK_SECONDS:
+        return recent[1]
+    return None
+
+
 def get_catalog() -> Catalog:
     """The validated catalog; the same object until a catalog file changes."""
     from onesource.catalog.compiled import fingerprint, load_compiled
 
+    fresh = fresh_catalog()
+    if fresh is not None:
+        return fresh
     configured = get_settings().catalog
     now = time.monotonic()
-    recent = _checked.get(str(configured))
-    if recent is not None and now - recent[0] < CATALOG_RECHECK_SECONDS:
-        return recent[1]
     root = configured.resolve()
     key = f"{root}:{fingerprint(root)}"
     catalog = _catalogs.get(key)

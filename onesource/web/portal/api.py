@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
-from onesource.web.deps import CatalogDep, StoreDep, get_catalog, get_store
+from onesource.web.deps import (
+    CatalogDep,
+    StoreDep,
+    fresh_catalog,
+    get_catalog,
+    get_store,
+    store_opened,
+)
 from onesource.web.portal.common import check_name, index_for
 from onesource.web.portal.model import Dataset, all_datasets, dataset
 from schemas.vocab import OpenClass
@@ -299,11 +306,14 @@ async def rows(
     """A page of an open dataset's rows; ``<field>=<value>`` parameters filter by equality.
 
     A page of a version held in memory is cut on the event loop (under a millisecond);
-    loading a version, or scanning one too large to hold, runs in a worker thread.
+    anything that reads the disk or the metadata DB runs in a worker thread.
     """
     from starlette.concurrency import run_in_threadpool
 
-    store, catalog = get_store(), get_catalog()
+    # on the event loop only what is at hand: a catalog check or reload, a cold store, a version
+    # lookup or load, and scans of versions too large to hold all run in a worker thread
+    catalog = fresh_catalog() or await run_in_threadpool(get_catalog)
+    store = get_store() if store_opened() else await run_in_threadpool(get_store)
     check_name(catalog, name)
     if catalog.releases[name].open_class is not OpenClass.open:
         raise HTTPException(
