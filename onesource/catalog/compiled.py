@@ -7,21 +7,12 @@ so any edit recompiles, and a broken catalog is never cached.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
 
+from onesource.catalog.fingerprint import fingerprint
 from schemas.catalog import Catalog
-
-
-def fingerprint(root: Path) -> str:
-    digest = hashlib.sha1(usedforsecurity=False)
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and not any(p.startswith(".") for p in path.relative_to(root).parts):
-            st = path.stat()
-            digest.update(f"{path.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 def load_compiled(root: Path | str, cache_dir: Path | str | None = None) -> Catalog:

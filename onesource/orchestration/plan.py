@@ -19,10 +19,10 @@ import os
 import tempfile
 import zlib
 from dataclasses import asdict, dataclass, field
-from hashlib import sha1
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onesource.catalog.fingerprint import fingerprint
 from schemas.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -205,26 +205,6 @@ def _setting(name: str) -> str:
     from onesource import defaults
 
     return os.environ.get(f"ONESOURCE_{name.upper()}") or getattr(defaults, name.upper())
-
-
-def fingerprint(root: Path) -> str:
-    """Path, size and mtime of every catalog file: any edit gives a new plan."""
-    digest = sha1(usedforsecurity=False)
-    entries: list[tuple[str, int, int]] = []
-    stack = [root]
-    while stack:
-        with os.scandir(stack.pop()) as it:
-            for entry in it:
-                if entry.name.startswith("."):
-                    continue
-                if entry.is_dir():
-                    stack.append(Path(entry.path))
-                elif entry.is_file():
-                    st = entry.stat()
-                    entries.append((entry.path, st.st_size, st.st_mtime_ns))
-    for path, size, mtime in sorted(entries):
-        digest.update(f"{path}\0{size}\0{mtime}\n".encode())
-    return digest.hexdigest()[:16]
 
 
 def _cache_dir(cache_dir: Path | str | None) -> Path:

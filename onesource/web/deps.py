@@ -45,7 +45,8 @@ def fresh_catalog() -> Catalog | None:
 
 def get_catalog() -> Catalog:
     """The validated catalog; the same object until a catalog file changes."""
-    from onesource.catalog.compiled import fingerprint, load_compiled
+    from onesource.catalog.compiled import load_compiled
+    from onesource.catalog.fingerprint import fingerprint
 
     fresh = fresh_catalog()
     if fresh is not None:
