@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pyarrow.dataset as pads
 
     from onesource.store import Store
+    from onesource.store.records import VersionInfo
 
 router = APIRouter(tags=["open"])
 MAX_PAGE = 1000
@@ -267,10 +268,10 @@ def _scan_page(
 # The version a release's rows come from, looked up at most once a second per release: a
 # page served from memory then touches neither the metadata DB nor a worker thread.
 CURRENT_RECHECK_SECONDS = 1.0
-_current: dict[tuple[str, str], tuple[float, Any]] = {}
+_current: dict[tuple[str, str], tuple[float, VersionInfo]] = {}
 
 
-def _hot(store: Store, name: str) -> tuple[Any, _Rows] | None:
+def _hot(store: Store, name: str) -> tuple[VersionInfo, _Rows] | None:
     """The current version and its decoded rows when both are at hand without I/O."""
     seen = _current.get((store.warehouse.url, name))
     if seen is None or time.monotonic() - seen[0] >= CURRENT_RECHECK_SECONDS:
@@ -285,7 +286,7 @@ def _hot(store: Store, name: str) -> tuple[Any, _Rows] | None:
     return info, cached
 
 
-def _load(store: Store, name: str) -> tuple[Any, _Rows | None]:
+def _load(store: Store, name: str) -> tuple[VersionInfo, _Rows | None]:
     """The current version (or 404) and its decoded rows (None over the budget); does I/O."""
     info = store.current("release", name)
     if info is None:
@@ -312,7 +313,9 @@ async def rows(
 
     # on the event loop only what is at hand: a catalog check or reload, a cold store, a version
     # lookup or load, and scans of versions too large to hold all run in a worker thread
-    catalog = fresh_catalog() or await run_in_threadpool(get_catalog)
+    catalog = fresh_catalog()
+    if catalog is None:
+        catalog = await run_in_threadpool(get_catalog)
     store = get_store() if store_opened() else await run_in_threadpool(get_store)
     check_name(catalog, name)
     if catalog.releases[name].open_class is not OpenClass.open:
@@ -332,7 +335,7 @@ async def rows(
 def _page(
     store: Store,
     name: str,
-    info: Any,
+    info: VersionInfo,
     cached: _Rows | None,
     params: list[tuple[str, str]],
     limit: int,
