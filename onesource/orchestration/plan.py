@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from onesource import defaults
 from onesource.catalog.fingerprint import fingerprint
 from schemas.errors import ConfigError
 
@@ -202,8 +203,6 @@ def catalog_root(root: Path | str | None = None) -> Path:
 def _setting(name: str) -> str:
     """``ONESOURCE_<NAME>`` or its default, read like ``Settings`` but without importing
     pydantic-settings: DAG files pay that import on every parse, in every DAG file."""
-    from onesource import defaults
-
     return os.environ.get(f"ONESOURCE_{name.upper()}") or getattr(defaults, name.upper())
 
 
