@@ -67,29 +67,34 @@ def main(debug: bool = typer.Option(False, "--debug", help="show tracebacks")) -
 
 
 def run() -> None:
-    """Console entry point with the one error handler."""
+    """Console entry point with the one error handler.
+
+    Exit codes: 0 success, 1 findings or failure, 2 usage error, 130 interrupted.
+    """
     from schemas.errors import OneSourceError
 
     try:
-        app(standalone_mode=False)
+        # standalone_mode=False makes click *return* the code of typer.Exit /
+        # ctx.exit(n) instead of raising SystemExit: it must not be dropped
+        code = app(standalone_mode=False)
     except OneSourceError as exc:
         if state.debug:
             raise
         console_err.print(f"[bold red]Error:[/] {exc}", highlight=False)
         sys.exit(1)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         console_err.print("interrupted")
         sys.exit(130)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors and the unexpected
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+    except typer.TyperException as exc:  # click usage errors (exit 2) and click's own failures
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            console_err.print(f"Error: {exc.format_message()}", highlight=False)
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # the unexpected
         if state.debug:
             raise
         console_err.print(
@@ -97,6 +102,7 @@ def run() -> None:
         )
         console_err.print("run again with --debug for a traceback")
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
