@@ -115,6 +115,18 @@ class AuditEntry(Base):
     duration_ms: Mapped[float | None] = mapped_column(sa.Float)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    # how ``hash`` was made, e.g. ``hmac-sha256:<key id>``; NULL for the original unkeyed chain
+    chain: Mapped[str | None] = mapped_column(sa.String(40))
+
+
+class DepartmentAuth(Base):
+    """How a department must authenticate (absent row: bearer keys suffice)."""
+
+    __tablename__ = "department_auth"
+
+    department: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    require_signature: Mapped[bool]
+    updated_at: Mapped[datetime]
 
 
 class ConsumerKey(Base):
