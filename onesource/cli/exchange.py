@@ -143,16 +143,21 @@ def audit_verify(
         str | None,
         typer.Option(
             "--expect-head",
-            help="SEQ:HASH recorded earlier (e.g. from a previous run); detects a truncated tail",
+            help="SEQ:HASH recorded earlier (optional: signed checkpoints already catch "
+            "truncation and rewrites up to the last checkpoint)",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
-    """Walk the hash chain; exit 1 and name the first altered or deleted entry.
+    """Walk the keyed chain, hold it against the signed checkpoints; exit 1 on any break.
 
-    Example: onesource audit verify --expect-head 1200:9f2c...
+    Finds altered, deleted, inserted, reordered and renumbered entries and a truncated or
+    rewritten tail, from the DB, the chain key and the checkpoints alone.
+
+    Example: onesource audit verify --json
     """
-    check = _audit().verify()
+    log = _audit()
+    check = log.verify()
     ok, bad, reason = check.ok, check.first_bad_seq, check.reason
     if ok and expect_head:
         seq_text, _, digest = expect_head.partition(":")
@@ -166,7 +171,7 @@ def audit_verify(
                 (check.head_seq or 0) + 1,
                 f"log ends before seq {seq} (truncated)",
             )
-        elif digest and _audit().query(limit=1, seq=seq)[0]["hash"] != digest:
+        elif digest and log.query(limit=1, seq=seq)[0]["hash"] != digest:
             ok, bad, reason = False, seq, "entry differs from the recorded head"
     if as_json:
         typer.echo(
@@ -178,18 +183,54 @@ def audit_verify(
                     "head_hash": check.head_hash,
                     "first_bad_seq": bad,
                     "reason": reason,
-                }
+                    "kind": check.kind if not check.ok else None,
+                    "legacy_entries": check.legacy_entries,
+                    "checkpoints": check.checkpoints,
+                    "last_checkpoint_seq": check.last_checkpoint_seq,
+                    "unanchored": check.unanchored,
+                    "notes": list(check.notes),
+                },
+                ensure_ascii=False,
             )
         )
     elif ok:
         console.print(
-            f"audit log ok: {check.entries} entries, head {check.head_seq}:{check.head_hash}",
+            f"audit log ok: {check.entries} entries, head {check.head_seq}:{check.head_hash}; "
+            f"{check.checkpoints} signed checkpoints, the last at seq {check.last_checkpoint_seq}",
             highlight=False,
         )
+        for note in check.notes:
+            console.print(f"  note: {note}", highlight=False)
     else:
         console.print(f"[bold red]audit log broken at seq {bad}[/]: {reason}", highlight=False)
     if not ok:
         raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Verify the chain, then sign a checkpoint of its current head.
+
+    For after a crash left more entries unanchored than a writer would (verify says so):
+    the chain itself must verify, else nothing is signed and the exit code is 1.
+
+    Example: onesource audit checkpoint
+    """
+    log = _audit()
+    check = log.verify()
+    if not check.ok and check.kind != "unanchored":
+        console.print(
+            f"[bold red]not anchoring: audit log broken at seq {check.first_bad_seq}[/]: "
+            f"{check.reason}",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    if check.head_seq is None:
+        console.print("the audit log is empty: nothing to anchor")
+        return
+    row = log.query(limit=1, seq=check.head_seq)[0]
+    log.anchor((check.head_seq, check.head_hash, row["chain"]))
+    console.print(f"signed a checkpoint of seq {check.head_seq}:{check.head_hash}", highlight=False)
 
 
 @audit_app.command("query")

@@ -1,7 +1,10 @@
 """The tamper-evident audit log: every exchange call, hash-chained in the metadata DB.
 
-``hash = sha256(prev_hash + canonical JSON of the entry)``, where the entry
-holds its ``seq`` and every column.  Appends are serialized so the chain stays
+``hash = HMAC(key, prev_hash + canonical JSON of the entry)`` (see
+``onesource.exchange.chain``), where the entry holds its ``seq``, every column and
+the chain marker; the key lives outside the DB.  Signed checkpoints of the head go to
+a store the DB cannot rewrite (``onesource.exchange.checkpoints``) every N entries or
+T seconds, when the writer goes idle and when the process exits.  Appends are serialized so the chain stays
 linear: a PostgreSQL advisory lock, SQLite's ``BEGIN IMMEDIATE`` write lock
 (or, for the writer thread on SQLite, one atomic INSERT per batch), and on
 any backend the primary key on ``seq`` (assigned as last + 1) turns a lost
@@ -22,26 +25,27 @@ batch instead of once per entry.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
-import hashlib
-import json
 import logging
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from onesource.exchange.chain import GENESIS, ChainKey, canonical, legacy_hash
+from onesource.exchange.config import AuditSettings
 from onesource.store.exchange_models import AuditEntry
 from onesource.store.records import utcnow
 
 log = logging.getLogger("onesource.exchange")
-GENESIS = "0" * 64
 _LOCK_KEY = zlib.crc32(b"onesource-audit-chain")
 _TABLE: sa.Table = AuditEntry.__table__  # type: ignore[assignment]
 BATCH_MAX = 500
@@ -69,7 +73,7 @@ class AuditRecord:
 
 @dataclass(frozen=True)
 class AuditCheck:
-    """The outcome of walking the chain."""
+    """The outcome of walking the chain and matching it against the signed checkpoints."""
 
     ok: bool
     entries: int
@@ -77,24 +81,16 @@ class AuditCheck:
     head_hash: str
     first_bad_seq: int | None = None
     reason: str | None = None
+    kind: str | None = None  # what broke: altered | missing | truncated | checkpoint | unanchored
+    legacy_entries: int = 0  # entries of the original unkeyed chain
+    checkpoints: int = 0
+    last_checkpoint_seq: int | None = None
+    unanchored: int = 0  # entries after the newest checkpoint
+    notes: tuple[str, ...] = ()
 
 
-# the same text as json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False),
-# without building an encoder per call
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical(entry: dict[str, Any]) -> str:
-    """The exact text an entry's hash covers (sorted keys, UTC microsecond timestamps)."""
-    out = dict(entry)
-    at = out["at"]
-    if isinstance(at, datetime):
-        out["at"] = at.astimezone(UTC).isoformat(timespec="microseconds")
-    return _CANONICAL.encode(out)
-
-
-def chain_hash(prev_hash: str, entry: dict[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical(entry)).encode()).hexdigest()
+chain_hash = legacy_hash  # the original unkeyed link (kept for callers of the old name)
+__all__ = ["GENESIS", "AuditCheck", "AuditLog", "AuditRecord", "canonical", "chain_hash"]
 
 
 _COLUMNS = (
@@ -110,10 +106,11 @@ _COLUMNS = (
     "status_code",
     "row_count",
     "duration_ms",
+    "chain",
 )
 
 
-def _entry(seq: int, rec: AuditRecord) -> dict[str, Any]:
+def _entry(seq: int, rec: AuditRecord, marker: str) -> dict[str, Any]:
     return {
         "seq": seq,
         "at": rec.at or utcnow(),
@@ -127,6 +124,7 @@ def _entry(seq: int, rec: AuditRecord) -> dict[str, Any]:
         "status_code": rec.status_code,
         "row_count": rec.row_count,
         "duration_ms": round(float(rec.duration_ms), 3) if rec.duration_ms is not None else None,
+        "chain": marker,
     }
 
 
@@ -205,8 +203,17 @@ def _settle(items: list[tuple[asyncio.Future[int], int | BaseException]]) -> Non
 class AuditLog:
     """Append, verify and query the chain; ``submit`` group-commits from many threads."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, settings: AuditSettings | None = None) -> None:
         self.engine = engine
+        self.settings = (settings or AuditSettings()).resolved()
+        self._ckey: ChainKey | None = None
+        self._signer: Any = None
+        self._anchor_lock = threading.Lock()
+        self._pending: tuple[int, str, str] | None = None  # newest entry not yet checkpointed
+        self._since_anchor = 0
+        self._anchored_at = time.monotonic()
+        ref = weakref.ref(self)
+        atexit.register(lambda: (log_ := ref()) is not None and log_.anchor())
         self._cond = threading.Condition()
         self._queue: list[tuple[AuditRecord, Future[int] | asyncio.Future[int]]] = []
         self._writer: threading.Thread | None = None
@@ -222,16 +229,37 @@ class AuditLog:
             ins = self._insert = _Insert(self.engine.dialect)
         return ins
 
+    def chain_key(self, *, create: bool = True) -> ChainKey | None:
+        """The chain's HMAC key (made on first use at the default path when ``create``)."""
+        if self._ckey is None:
+            from onesource.exchange.keyfiles import secret_key
+
+            st = self.settings
+            key = secret_key(
+                env_value=st.key,
+                path=st.key_file,
+                default_path=st.default_key_file(),
+                create=create,
+                what="audit chain key",
+            )
+            if key is None:
+                return None
+            self._ckey = ChainKey(key, st.hash)
+        return self._ckey
+
     def _chain(
         self, seq: int, prev: str, records: list[AuditRecord]
     ) -> tuple[list[Any], tuple[int, str]]:
         """The rows for ``records`` chained after entry ``seq`` (hash ``prev``), and the new head."""
         ins = self._ins()
+        ckey = self.chain_key()
+        assert ckey is not None
+        marker = ckey.marker
         rows = []
         for rec in records:
             seq += 1
-            entry = _entry(seq, rec)
-            digest = chain_hash(prev, entry)
+            entry = _entry(seq, rec, marker)
+            digest = ckey.digest(prev, entry)
             entry["prev_hash"] = prev
             entry["hash"] = digest
             rows.append(ins.params(entry))
@@ -251,6 +279,7 @@ class AuditLog:
                 seqs, head = self._append_once(records)
                 if threading.current_thread() is self._writer:
                     self._head = head  # the writer's next batch can chain on it directly
+                self._appended(head, len(records))
                 return seqs
             except sa.exc.IntegrityError:
                 if attempt == 4:
@@ -304,7 +333,51 @@ class AuditLog:
         finally:
             cur.close()
         self._head = head
+        self._appended(head, len(records))
         return list(range(seq + 1, seq + 1 + len(records)))
+
+    # signed checkpoints (anchors)
+
+    def _appended(self, head: tuple[int, str], count: int) -> None:
+        """Note the newest entry this process wrote; checkpoint it when N or T is reached."""
+        ckey = self.chain_key()
+        assert ckey is not None
+        with self._anchor_lock:
+            if self._pending is None or head[0] > self._pending[0]:
+                self._pending = (head[0], head[1], ckey.marker)
+            self._since_anchor += count
+            due = (
+                self._since_anchor >= self.settings.checkpoint_every
+                or time.monotonic() - self._anchored_at >= self.settings.checkpoint_seconds
+            )
+        if due:
+            self.anchor()
+
+    def anchor(self, head: tuple[int, str, str | None] | None = None) -> bool:
+        """Write a signed checkpoint of ``head`` (default: the newest entry this process
+        appended and has not checkpointed yet); False when there is nothing to write."""
+        from onesource.exchange.checkpoints import CheckpointStore, Signer
+        from onesource.exchange.keyfiles import ed25519_private
+
+        with self._anchor_lock:
+            target = head or self._pending
+            if target is None:
+                return False
+            if self._signer is None:
+                path = self.settings.signing_key_file
+                assert path is not None and self.settings.checkpoints is not None
+                self._signer = Signer(ed25519_private(path, create=True))
+            cp = self._signer.checkpoint(*target)
+            try:
+                CheckpointStore(self.settings.checkpoints or "").append(cp)
+            except OSError:
+                log.exception("audit: cannot write a checkpoint to %s", self.settings.checkpoints)
+                return False
+            if head is None or (self._pending is not None and head[0] >= self._pending[0]):
+                self._pending = None
+                self._since_anchor = 0
+            self._anchored_at = time.monotonic()
+            return True
 
     def submit(self, record: AuditRecord) -> Future[int]:
         """Queue an entry for the writer thread; the future resolves once it is committed."""
@@ -339,10 +412,15 @@ class AuditLog:
             while True:
                 with self._cond:
                     if not self._queue:
-                        self._cond.wait(timeout=10.0)
-                    if not self._queue:
-                        self._writer = None  # idle: let the thread end; submit starts another
-                        return
+                        self._cond.wait(timeout=min(10.0, self.settings.checkpoint_seconds))
+                    idle = not self._queue
+                if idle:
+                    self.anchor()  # the newest entries get their checkpoint before the pause
+                    with self._cond:
+                        if not self._queue:
+                            self._writer = None  # idle: let the thread end; submit starts another
+                            return
+                with self._cond:
                     batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
                 records = [r for r, _ in batch]
                 outcomes: list[int] | list[BaseException]
@@ -487,40 +565,10 @@ class AuditLog:
                 last = rows[-1].seq
 
     def verify(self) -> AuditCheck:
-        """Walk the chain from the start; name the first entry that was altered or deleted."""
-        prev = GENESIS
-        expected_seq = 1
-        count = 0
-        head_seq = None
-        for row in self._rows():
-            entry = {k: getattr(row, k) for k in _COLUMNS}
-            if row.seq != expected_seq:
-                return AuditCheck(
-                    False,
-                    count,
-                    head_seq,
-                    prev,
-                    expected_seq,
-                    f"seq {expected_seq} is missing (deleted); the log continues at {row.seq}",
-                )
-            if row.prev_hash != prev:
-                return AuditCheck(
-                    False,
-                    count,
-                    head_seq,
-                    prev,
-                    row.seq,
-                    "prev_hash does not match the entry before",
-                )
-            if chain_hash(prev, entry) != row.hash:
-                return AuditCheck(
-                    False, count, head_seq, prev, row.seq, "entry was altered (hash mismatch)"
-                )
-            prev = row.hash
-            head_seq = row.seq
-            expected_seq += 1
-            count += 1
-        return AuditCheck(True, count, head_seq, prev)
+        """Walk the chain from the start and match it against the signed checkpoints."""
+        from onesource.exchange.audit_verify import verify_log
+
+        return verify_log(self)
 
     def query(
         self,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,3 +37,54 @@ class ExchangeSettings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_exchange_settings() -> ExchangeSettings:
     return ExchangeSettings()
+
+
+HASHES = ("sha256", "sm3")
+
+
+class AuditSettings(BaseSettings):
+    """Where the audit chain's keys and checkpoints live (``ONESOURCE_AUDIT_*``).
+
+    Defaults sit under the hub's state dir (``ONESOURCE_HOME``), apart from the metadata
+    DB; production points them somewhere the DB's users cannot write (see docs/operators.md).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="ONESOURCE_AUDIT_", extra="ignore")
+
+    key: str | None = Field(None, description="the chain's HMAC key as hex (else key_file)")
+    key_file: Path | None = Field(None, description="default: <home>/keys/audit-chain.key")
+    hash: Literal["sha256", "sm3"] = Field("sha256", description="HMAC hash of new entries")
+    signing_key_file: Path | None = Field(
+        None,
+        description="Ed25519 key signing checkpoints; default <home>/keys/audit-checkpoint.pem",
+    )
+    public_key_file: Path | None = Field(
+        None, description="the public key verify trusts; default: the signing key's .pub"
+    )
+    checkpoints: str | None = Field(
+        None,
+        description="an append-only file, or an fsspec URL prefix (one object per checkpoint); "
+        "default <home>/audit/checkpoints.jsonl",
+    )
+    checkpoint_every: int = Field(10_000, ge=1, description="entries between checkpoints")
+    checkpoint_seconds: float = Field(10.0, gt=0, description="seconds between checkpoints")
+
+    def resolved(self) -> AuditSettings:
+        """These settings with every default path filled in from ``ONESOURCE_HOME``."""
+        from onesource.settings import get_settings
+
+        home = get_settings().home
+        signing = self.signing_key_file or home / "keys" / "audit-checkpoint.pem"
+        return self.model_copy(
+            update={
+                "key_file": self.key_file,
+                "signing_key_file": signing,
+                "public_key_file": self.public_key_file or signing.with_name(signing.name + ".pub"),
+                "checkpoints": self.checkpoints or str(home / "audit" / "checkpoints.jsonl"),
+            }
+        )
+
+    def default_key_file(self) -> Path:
+        from onesource.settings import get_settings
+
+        return get_settings().home / "keys" / "audit-chain.key"

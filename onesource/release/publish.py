@@ -21,12 +21,40 @@ MEDIA = {
 }
 
 
+# OWASP CSV injection: a spreadsheet runs a cell starting with one of these
+FORMULA_START = r"^[=+\-@\t\r]"
+CSV_NEUTRALIZATION = (
+    "text cells beginning with =, +, -, @, a tab or a carriage return are prefixed with a "
+    "single quote (') in data.csv so that spreadsheets do not run them as formulas; numeric "
+    "columns are not changed; data.json and data.parquet hold the values unchanged"
+)
+
+
+def neutralize_formulas(table: pa.Table) -> pa.Table:
+    """Text columns with formula-like cells prefixed by ``'``; other columns untouched."""
+    import pyarrow.compute as pc
+
+    for i, name in enumerate(table.column_names):
+        col = table.column(i)
+        t = col.type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+            continue
+        text = col.cast(pa.string()) if t != col.type or pa.types.is_large_string(t) else col
+        hit = pc.fill_null(pc.match_substring_regex(text, FORMULA_START), False)
+        if pc.any(hit).as_py():
+            quoted = pc.binary_join_element_wise(pa.scalar("'"), text, "")
+            table = table.set_column(i, name, pc.if_else(hit, quoted, text))
+    return table
+
+
 def csv_bytes(table: pa.Table) -> bytes:
-    """UTF-8 with a BOM, so Excel opens Chinese text."""
+    """UTF-8 with a BOM, so Excel opens Chinese text; formula cells neutralized."""
     import pyarrow.csv as pacsv
 
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf)
+    pacsv.write_csv(neutralize_formulas(table), buf)
     return "\ufeff".encode() + buf.getvalue()
 
 
@@ -40,6 +68,15 @@ def parquet_bytes(table: pa.Table) -> bytes:
     buf = io.BytesIO()
     pq.write_table(table, buf)
     return buf.getvalue()
+
+
+def data_files(table: pa.Table) -> dict[str, bytes]:
+    """The published data files of ``table``, by file name (what the leak gate scans)."""
+    return {
+        "data.csv": csv_bytes(table),
+        "data.parquet": parquet_bytes(table),
+        "data.json": json_bytes(table),
+    }
 
 
 def sha256(data: bytes) -> str:
@@ -90,7 +127,11 @@ def datapackage(
             "mediatype": MEDIA[f],
             "bytes": sizes[f],
             "hash": f"sha256:{checksums[f]}",
-            **({"encoding": "utf-8-sig"} if f.endswith(".csv") else {}),
+            **(
+                {"encoding": "utf-8-sig", "x-formula-neutralization": CSV_NEUTRALIZATION}
+                if f.endswith(".csv")
+                else {}
+            ),
             "schema": {"fields": fields},
         }
         for f in DATA_FILES

@@ -1,0 +1,171 @@
+"""``audit verify``: walk the chain and hold it against the signed checkpoints.
+
+Found without anything remembered by the operator:
+- an altered, inserted, reordered or renumbered entry: its keyed hash (or its link to
+  the entry before) does not verify, since the key is not in the DB;
+- a deleted entry: a gap in ``seq``;
+- a truncated tail or a rewritten log: a signed checkpoint names an entry the DB no
+  longer holds, or holds with another hash;
+- entries posing as the original unkeyed chain after keyed ones, or keyed with another
+  key: refused.
+Not found: removing entries written after the newest checkpoint (at most
+``checkpoint_every`` entries or ``checkpoint_seconds`` of calls, see docs/operators.md).
+More unanchored entries than the writer can leave is itself a finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from onesource.exchange.chain import GENESIS, legacy_hash, parse_marker
+
+if TYPE_CHECKING:
+    from onesource.exchange.audit import AuditCheck, AuditLog
+
+_ENTRY = (
+    "seq",
+    "at",
+    "department",
+    "endpoint",
+    "method",
+    "resource",
+    "fields",
+    "purpose",
+    "result",
+    "status_code",
+    "row_count",
+    "duration_ms",
+)
+
+
+def verify_log(log: AuditLog) -> AuditCheck:
+    """The full check; ``ok`` is False on any break, with the first bad seq and why."""
+    from onesource.exchange.audit import BATCH_MAX, AuditCheck
+    from onesource.exchange.checkpoints import CheckpointStore, read_checkpoints
+    from onesource.exchange.keyfiles import ed25519_public
+
+    st = log.settings
+    assert st.public_key_file is not None and st.checkpoints is not None
+    reading = read_checkpoints(CheckpointStore(st.checkpoints), ed25519_public(st.public_key_file))
+    anchors: dict[int, set[str]] = {}
+    for cp in reading.valid:
+        anchors.setdefault(cp.seq, set()).add(cp.hash)
+    last_cp = max(anchors, default=None)
+    ckey = log.chain_key(create=False)
+    marker = ckey.marker if ckey is not None else None
+
+    prev, expected, count, legacy = GENESIS, 1, 0, 0
+    head_seq: int | None = None
+    keyed_seen = False
+
+    def broken(seq: int | None, kind: str, reason: str) -> AuditCheck:
+        return AuditCheck(
+            False,
+            count,
+            head_seq,
+            prev,
+            seq,
+            reason,
+            kind,
+            legacy,
+            len(reading.valid),
+            last_cp,
+        )
+
+    if reading.problems:
+        return broken(None, "checkpoint", reading.problems[0])
+    for seq, hashes in anchors.items():
+        if len(hashes) > 1:
+            return broken(seq, "checkpoint", f"signed checkpoints disagree about seq {seq}")
+    for row in log._rows():
+        entry = {k: getattr(row, k) for k in _ENTRY}
+        if row.seq != expected:
+            return broken(
+                expected,
+                "missing",
+                f"seq {expected} is missing (deleted); the log continues at {row.seq}",
+            )
+        if row.prev_hash != prev:
+            return broken(row.seq, "altered", "prev_hash does not match the entry before")
+        if row.chain is None:
+            if keyed_seen:
+                return broken(
+                    row.seq, "altered", "an unkeyed entry after keyed ones (forged or rewritten)"
+                )
+            legacy += 1
+            digest = legacy_hash(prev, entry)
+        else:
+            keyed_seen = True
+            if row.chain != marker:
+                parsed = parse_marker(row.chain)
+                why = (
+                    "the audit chain key is missing (ONESOURCE_AUDIT_KEY / KEY_FILE)"
+                    if marker is None
+                    else f"configured key is {marker}"
+                )
+                return broken(
+                    row.seq,
+                    "altered",
+                    f"entry keyed as {row.chain!r}"
+                    f"{'' if parsed else ' (not a chain marker)'}; {why}",
+                )
+            assert ckey is not None
+            digest = ckey.digest(prev, {**entry, "chain": row.chain})
+        if digest != row.hash:
+            return broken(row.seq, "altered", "entry was altered (hash mismatch)")
+        anchored = anchors.get(row.seq)
+        if anchored is not None and row.hash not in anchored:
+            return broken(row.seq, "checkpoint", "entry differs from its signed checkpoint")
+        prev = row.hash
+        head_seq = row.seq
+        expected += 1
+        count += 1
+    if last_cp is not None and (head_seq or 0) < last_cp:
+        return broken(
+            (head_seq or 0) + 1,
+            "truncated",
+            f"log truncated: a signed checkpoint names seq {last_cp}, "
+            f"but the log ends at {head_seq or 0}",
+        )
+    # entries of the original chain were never checkpointed: only keyed ones count here
+    unanchored = max(0, (head_seq or 0) - max(last_cp or 0, legacy))
+    window = st.checkpoint_every + BATCH_MAX
+    notes = []
+    if legacy:
+        notes.append(
+            f"{legacy} entries of the original unkeyed chain (seq 1..{legacy}); they are "
+            "protected by the keyed entries and checkpoints after them"
+        )
+    if unanchored:
+        notes.append(
+            f"{unanchored} newest entries are after the last checkpoint: protected against "
+            "edits by the key, but their removal would not be seen until the next checkpoint"
+        )
+    result = AuditCheck(
+        True,
+        count,
+        head_seq,
+        prev,
+        None,
+        None,
+        None,
+        legacy,
+        len(reading.valid),
+        last_cp,
+        unanchored,
+        tuple(notes),
+    )
+    if unanchored > window:
+        return replace(
+            result,
+            ok=False,
+            first_bad_seq=max(last_cp or 0, legacy) + 1,
+            kind="unanchored",
+            reason=(
+                f"{unanchored} entries after the last checkpoint, more than a writer leaves "
+                f"({window}): checkpoints are missing from {st.checkpoints} or the hub crashed; "
+                "after investigating, anchor the head with 'onesource audit checkpoint'"
+            ),
+        )
+    return result
