@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from onesource.pipeline.merge import merge_incremental
+from onesource.pipeline.commit import commit_rows
 from onesource.store import Store
 from schemas.arrow import resource_schema
 from schemas.catalog import Catalog
@@ -257,22 +257,28 @@ def _process(
         )
         return result
 
-    # 5. the new version: full snapshot, or previous version merged with the new rows by key
-    good = outcome.good
-    if not full_replace and current is not None:
-        good = merge_incremental(store.read("resource", res.name), good, res.primary_key)
+    # 5. the new version: full snapshot, or the current version merged with the new rows
+    # by key (compare-and-swap: a concurrent commit makes it merge again, never lose rows)
     result.rows_good = outcome.good.num_rows
-    with store.open_writer("resource", res.name, run_id, schema) as writer:
-        writer.write(good)
-        info = writer.commit(
-            stats={
-                "quality": _stats(report),
-                "rows_new": outcome.good.num_rows,
-                "trigger": handle_params(handle),
-            }
-        )
-    result.version = info.number
-    result.status = "succeeded"
+    info = commit_rows(
+        store,
+        res,
+        schema,
+        run_id,
+        outcome.good,
+        full_replace=full_replace,
+        stats={
+            "quality": _stats(report),
+            "rows_new": outcome.good.num_rows,
+            "trigger": handle_params(handle),
+        },
+    )
+    if info is None:
+        # same content as the current version: no new version, nothing downstream to rebuild
+        result.status = "unchanged"
+    else:
+        result.version = info.number
+        result.status = "succeeded"
 
     # 6. only after the commit: move the watermark and remember processed files
     _advance_watermark(store, res, run_id, outcome.good, extraction)

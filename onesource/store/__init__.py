@@ -10,6 +10,7 @@ from onesource.store.collector import GcReport
 from onesource.store.errors import (
     CommitConflictError,
     RunStateError,
+    StaleBaseError,
     StoreError,
     VersionNotFoundError,
     WriterSchemaError,
@@ -34,6 +35,7 @@ __all__ = [
     "RunHandle",
     "RunInfo",
     "RunStateError",
+    "StaleBaseError",
     "Store",
     "StoreError",
     "VersionInfo",

@@ -44,3 +44,19 @@ class CommitConflictError(TransientError):
     """Concurrent commits kept taking the next version number; retrying later may work."""
 
     code = "version-commit-conflict"
+
+
+class StaleBaseError(CommitConflictError):
+    """A version built on an older current version; rebuild it on the new one and retry."""
+
+    code = "version-base-stale"
+
+    def __init__(self, kind: str, subject: str, base: int | None, current: int | None) -> None:
+        super().__init__(
+            f"{kind} {subject!r}: the new version was built on version {base}, "
+            f"but version {current} is current now",
+            hint="rebuild the version on the current one (the pipeline does this itself)",
+        )
+        self.base = base
+        self.current = current
+

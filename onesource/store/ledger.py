@@ -9,6 +9,14 @@ Commit protocol (the only way a version becomes visible):
 3. if another writer took N first, the unique constraint on
    (kind, subject, number) refuses the insert: rename to N+1 and retry.
 
+Compare-and-swap: a writer whose rows were built on version B (a merge of B
+with new rows) passes ``base=B``.  Inside the transaction the pointer row is
+locked (``FOR UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` already
+serializes writers) and compared with B before anything is renamed; when
+another writer moved it meanwhile the commit raises ``StaleBaseError`` and
+the caller rebuilds its rows on the new current version.  Without ``base``
+(full snapshots) the last commit wins, as before.
+
 A crash before step 2 leaves a staging folder, during it an unreferenced
 version folder; readers never see either, and ``gc()`` removes both.
 """
@@ -25,7 +33,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from onesource.store.db import session
-from onesource.store.errors import CommitConflictError, StoreError, VersionNotFoundError
+from onesource.store.errors import (
+    CommitConflictError,
+    StaleBaseError,
+    StoreError,
+    VersionNotFoundError,
+)
 from onesource.store.models import CurrentVersion, Version
 from onesource.store.records import AREA_OF_KIND, SUBJECT_KINDS, VersionInfo, utcnow
 from onesource.store.warehouse import Warehouse
@@ -35,6 +48,16 @@ SUBJECT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}$")
 VERSION_DIR_RE = re.compile(r"^v(?P<number>\d+)-(?P<run>[0-9A-Za-z]+)$")
 PAUSE_ENV = "ONESOURCE_STORE_PAUSE_AT"
 PAUSE_MARKER_ENV = "ONESOURCE_STORE_PAUSE_MARKER"
+
+
+class _AnyBase:
+    """Sentinel: commit whatever the current version is (full snapshots)."""
+
+    def __repr__(self) -> str:
+        return "ANY_BASE"
+
+
+ANY_BASE: Any = _AnyBase()
 
 
 def check_subject(kind: str, subject: str) -> None:
@@ -98,8 +121,13 @@ class VersionLedger:
         row_count: int,
         schema_fingerprint: str,
         stats: dict[str, Any],
+        base: int | None | _AnyBase = ANY_BASE,
     ) -> VersionInfo:
-        """Publish ``staging`` as the next version and make it current (see module doc)."""
+        """Publish ``staging`` as the next version and make it current (see module doc).
+
+        ``base``: the version number the rows were built on (None: built on
+        nothing); the commit raises ``StaleBaseError`` when the pointer moved.
+        """
         check_subject(kind, subject)
         size = self.warehouse.size(staging)
         self.warehouse.seal(staging)  # fsync outside the transaction that holds the lock
@@ -107,6 +135,8 @@ class VersionLedger:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with session(self.engine, write=True) as ses:
+                    if base is not ANY_BASE:
+                        self._check_base(ses, kind, subject, base)
                     number = self._next_number(ses, kind, subject)
                     rel = f"{AREA_OF_KIND[kind]}/{subject}/v{number}-{run_id}"
                     if placed != rel:
@@ -130,6 +160,10 @@ class VersionLedger:
                     ses.flush()
                     self._point(ses, kind, subject, number, run_id)
                 return to_info(row, number)
+            except StaleBaseError:
+                if placed != staging:  # renamed on an earlier attempt: not a version
+                    self.warehouse.remove(placed)
+                raise
             except (IntegrityError, OperationalError) as exc:
                 if isinstance(exc, OperationalError) and not _is_contention(exc):
                     raise
@@ -139,6 +173,17 @@ class VersionLedger:
             f"could not commit a version of {kind} {subject!r} after {MAX_ATTEMPTS} attempts",
             hint=f"too many concurrent writers; the files wait at {self.warehouse.uri(placed)}",
         )
+
+    @staticmethod
+    def _check_base(ses: Any, kind: str, subject: str, base: int | None) -> None:
+        # lock the pointer row so that no other writer moves it until we commit
+        now = ses.scalar(
+            sa.select(CurrentVersion.number)
+            .where(CurrentVersion.kind == kind, CurrentVersion.subject == subject)
+            .with_for_update()
+        )
+        if now != base:
+            raise StaleBaseError(kind, subject, base, now)
 
     @staticmethod
     def _next_number(ses: Any, kind: str, subject: str) -> int:

@@ -21,7 +21,7 @@ from onesource.store.collector import GcReport, collect
 from onesource.store.db import engine_for, ensure_migrated
 from onesource.store.errors import StoreError
 from onesource.store.increments import IncrementBook, ManifestEntry
-from onesource.store.ledger import VersionLedger, check_subject
+from onesource.store.ledger import ANY_BASE, VersionLedger, check_subject
 from onesource.store.records import RunInfo, VersionInfo
 from onesource.store.runs import STALE_AFTER, RunHandle, RunRegistry
 from onesource.store.warehouse import Warehouse, refused_writes
@@ -113,9 +113,20 @@ class Store:
     # writing
 
     def open_writer(
-        self, kind: str, subject: str, run_id: str, schema: pa.Schema | None = None
+        self,
+        kind: str,
+        subject: str,
+        run_id: str,
+        schema: pa.Schema | None = None,
+        *,
+        base: int | None | Any = ANY_BASE,
     ) -> VersionWriter:
-        """A writer for the next version of ``subject``; nothing is visible until ``commit()``."""
+        """A writer for the next version of ``subject``; nothing is visible until ``commit()``.
+
+        ``base``: the version number the written rows were built on (None when
+        built on nothing); ``commit()`` then raises ``StaleBaseError`` if another
+        writer moved the current version meanwhile.  Omit it for full snapshots.
+        """
         check_subject(kind, subject)
         self._runs.require_running(run_id)
 
@@ -128,6 +139,7 @@ class Store:
                 row_count=writer.rows,
                 schema_fingerprint=writer.fingerprint(),
                 stats=stats,
+                base=base,
             )
 
         return VersionWriter(
