@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 
 from onesource.exchange.errors import ConflictError, InvalidRequestError, UnknownError
 from onesource.exchange.policy import field_classes, requestable_fields
@@ -124,10 +125,10 @@ class GrantBook:
         self.engine = engine
         self.cache_seconds = cache_seconds
         self.deadline_days = deadline_days
-        # (department, resource) -> (fetched, fields, earliest expiry, latest expiry)
-        self._cache: dict[
+        # (department, resource) -> (fetched, fields, earliest expiry, latest expiry); bounded
+        self._cache: TTLCache[
             tuple[str, str], tuple[float, frozenset[str], datetime | None, datetime | None]
-        ] = {}
+        ] = TTLCache(50_000, max(cache_seconds, 1e-6))
         self._lock = threading.Lock()
 
     def request(
@@ -286,7 +287,8 @@ class GrantBook:
     ) -> tuple[frozenset[str], datetime | None]:
         """Fields of ``resource`` that ``department`` holds active grants on, and when the last ends."""
         key = (department, resource)
-        hit = self._cache.get(key)
+        with self._lock:
+            hit = self._cache.get(key)
         mono = time.monotonic()
         if hit is not None and mono - hit[0] < self.cache_seconds:
             _, fields, earliest, latest = hit

@@ -5,11 +5,12 @@ log, the rate limiter and the caches (catalog, current versions, indexes).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from cachetools import LRUCache, TTLCache
 
 from onesource.exchange.audit import AuditLog
 from onesource.exchange.config import ExchangeSettings
@@ -41,23 +42,31 @@ class VerifyAnswer:
 
 
 class _Ttl:
-    """A value recomputed at most every ``seconds``."""
+    """Values recomputed at most every ``seconds`` (a bounded cachetools TTL cache)."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, size: int = 10_000) -> None:
         self.seconds = seconds
-        self._values: dict[str, tuple[float, object]] = {}
+        self._values: TTLCache[str, object] = TTLCache(size, max(seconds, 1e-6))
+        self._lock = threading.Lock()
 
     def get(self, key: str, compute: Callable[[], object]) -> object:
-        hit = self._values.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.seconds:
-            return hit[1]
+        if self.seconds > 0:
+            with self._lock:
+                hit = self._values.get(key, _MISSING)
+            if hit is not _MISSING:
+                return hit
         value = compute()
-        self._values[key] = (now, value)
+        if self.seconds > 0:
+            with self._lock:
+                self._values[key] = value
         return value
 
     def clear(self) -> None:
-        self._values.clear()
+        with self._lock:
+            self._values.clear()
+
+
+_MISSING = object()
 
 
 class Exchange:
@@ -79,7 +88,8 @@ class Exchange:
         self._ttl = _Ttl(secs)
         self._lock = threading.Lock()
         self._policy_catalog: Catalog | None = None
-        self._policy_memo: dict[tuple[object, ...], ResourceAccess] = {}
+        # bounded: departments x resources x grant states
+        self._policy_memo: LRUCache[tuple[object, ...], ResourceAccess] = LRUCache(4096)
 
     # catalog and versions
 
@@ -140,15 +150,14 @@ class Exchange:
         """
         with self._lock:
             if self._policy_catalog is not catalog:
-                self._policy_catalog, self._policy_memo = catalog, {}
+                self._policy_catalog, self._policy_memo = catalog, LRUCache(4096)
             memo = self._policy_memo
-        key = (res.name, department, fields, until)
-        acc = memo.get(key)
+            key = (res.name, department, fields, until)
+            acc = memo.get(key)
         if acc is None:
             acc = resource_access(catalog, res, department, fields, until)
-            if len(memo) >= 4096:  # bounded: departments x resources x grant states
-                memo.clear()
-            memo[key] = acc
+            with self._lock:
+                memo[key] = acc
         return acc
 
     # verification

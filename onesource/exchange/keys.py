@@ -5,6 +5,8 @@ guessable passwords, not random keys) and keeps authentication cheap on the
 hot path.  The prefix finds the row; the hash is compared in constant time.
 Lookups are cached for ``cache_seconds``; revocations made through the same
 ``KeyRing`` apply at once, those made by another process within that delay.
+Known keys and unknown prefixes are cached apart, each in a bounded TTL cache
+(cachetools): a flood of guessed prefixes only evicts other guesses.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 
 from onesource.exchange.errors import AuthInvalidError, UnknownError
 from onesource.store.db import session
@@ -27,6 +30,8 @@ from onesource.store.records import new_id, utcnow
 
 KEY_SCHEME = "os"
 TOUCH_EVERY = timedelta(minutes=1)
+KNOWN_CACHE_SIZE = 50_000  # real keys: far more than a city's departments hold
+UNKNOWN_CACHE_SIZE = 4_096  # guessed prefixes, remembered briefly so repeats skip the DB
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,9 @@ class KeyRing:
     def __init__(self, engine: sa.Engine, cache_seconds: float = 2.0) -> None:
         self.engine = engine
         self.cache_seconds = cache_seconds
-        self._cache: dict[str, _Cached] = {}
+        ttl = max(cache_seconds, 1e-6)
+        self._known: TTLCache[str, _Cached] = TTLCache(KNOWN_CACHE_SIZE, ttl)
+        self._unknown: TTLCache[str, _Cached] = TTLCache(UNKNOWN_CACHE_SIZE, ttl)
         self._lock = threading.Lock()
 
     def issue(self, department: str) -> IssuedKey:
@@ -172,8 +179,9 @@ class KeyRing:
 
     def _lookup(self, prefix: str) -> _Cached:
         now = time.monotonic()
-        entry = self._cache.get(prefix)
-        if entry is not None and now - entry.fetched < self.cache_seconds:
+        with self._lock:
+            entry = self._known.get(prefix) or self._unknown.get(prefix)
+        if entry is not None and self.cache_seconds > 0:
             return entry
         with session(self.engine) as ses:
             row = ses.scalars(
@@ -185,10 +193,9 @@ class KeyRing:
             entry = _Cached(None, None, None, now, None)
         else:
             entry = _Cached(row.department, row.key_hash, row.id, now, row.last_used_at)
-        with self._lock:
-            if len(self._cache) > 10_000:  # bound memory under key-guessing floods
-                self._cache.clear()
-            self._cache[prefix] = entry
+        if self.cache_seconds > 0:
+            with self._lock:
+                (self._known if entry.department is not None else self._unknown)[prefix] = entry
         return entry
 
     def _touch(self, entry: _Cached) -> None:
@@ -205,4 +212,5 @@ class KeyRing:
 
     def _forget(self, prefix: str) -> None:
         with self._lock:
-            self._cache.pop(prefix, None)
+            self._known.pop(prefix, None)
+            self._unknown.pop(prefix, None)

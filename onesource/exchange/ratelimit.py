@@ -1,9 +1,16 @@
-"""A token bucket per department, in memory (one per process)."""
+"""A token bucket per key (a department, or a client address), in memory (one per process).
+
+Buckets live in a bounded TTL cache: a bucket idle long enough to have refilled is
+the same as no bucket, so forgetting it changes nothing, and a flood of distinct keys
+cannot grow memory.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+
+from cachetools import TTLCache
 
 from onesource.exchange.errors import RateLimitedError
 
@@ -11,10 +18,11 @@ from onesource.exchange.errors import RateLimitedError
 class RateLimiter:
     """``rate`` calls per second sustained, ``burst`` at once; ``rate`` 0 disables it."""
 
-    def __init__(self, rate: float, burst: float) -> None:
+    def __init__(self, rate: float, burst: float, size: int = 100_000) -> None:
         self.rate = rate
         self.burst = max(burst, 1.0)
-        self._buckets: dict[str, tuple[float, float]] = {}
+        refill = self.burst / rate if rate > 0 else 1.0  # a full bucket after this long
+        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(size, refill)
         self._lock = threading.Lock()
 
     def check(self, key: str, now: float | None = None) -> None:

@@ -22,7 +22,7 @@ from onesource.store import Store
 from schemas.catalog import Catalog
 from schemas.errors import NotFoundError
 from schemas.release import Release
-from schemas.vocab import PiiClass, ReleaseKind, Technique
+from schemas.vocab import ReleaseKind, Technique
 
 
 @dataclass
@@ -87,9 +87,13 @@ def build_release(
         ):
             key = release_key(release.name)
         out, report = anonymize(table, spec, key=key)
-    _leak_gate(release, out, sources)
+    from onesource.release.gate import leak_gate
+
+    files = leak_gate(
+        release, catalog, out, sources, lambda r, cols: store.read("resource", r, columns=cols)
+    )
     with store.begin_run("release", name) as run:
-        result = _publish(store, catalog, release, out, report, run.id, input_versions)
+        result = _publish(store, catalog, release, out, files, report, run.id, input_versions)
         run.finish("succeeded", rows_read=table.num_rows, rows_good=out.num_rows)
     return result
 
@@ -151,53 +155,12 @@ def _aggregate(
     return out, report
 
 
-def _leak_gate(release: Release, out: pa.Table, sources: dict[str, Any]) -> None:
-    from onesource.anonymize import leakgate
-
-    classification = {}
-    for name in out.column_names:
-        col = release.columns.get(name)
-        if col is None:
-            classification[name] = "none"  # counts, suppression flags
-        elif col.technique is Technique.pseudonymize:
-            classification[name] = "pseudonym"
-        elif col.technique is Technique.mask:
-            classification[name] = "quasi"  # masked for a list notice: no longer the direct value
-        else:
-            pii = sources[name].pii
-            classification[name] = pii.value if pii is not None else "unclassified"
-    direct = {f"input:{n}": s.values for n, s in sources.items() if s.pii is PiiClass.direct}
-    findings = [
-        f
-        for f in leakgate.scan(out, classification=classification, direct_values=direct)
-        if not _expected(f, release, sources)
-    ]
-    if findings:
-        listed = "; ".join(str(f) for f in findings[:10])
-        raise ReleaseRefused(
-            f"release {release.name!r} refused by the leak gate: {listed}",
-            hint="nothing was published; fix the release's techniques or the source data",
-        )
-
-
-# a column that IS a non-personal identifier of its kind may hold that pattern
-_EXPECTED_KINDS = {"credit-code": "credit_code"}
-
-
-def _expected(finding: Any, release: Release, sources: dict[str, Any]) -> bool:
-    """A public business register legitimately publishes credit codes (pii none)."""
-    domain = _EXPECTED_KINDS.get(finding.kind)
-    src = sources.get(finding.column)
-    if domain is None or src is None or src.pii is not PiiClass.none or not src.element:
-        return False
-    return src.element.endswith(".credit_code") or src.element.endswith("_credit_code")
-
-
 def _publish(
     store: Store,
     catalog: Catalog,
     release: Release,
     out: pa.Table,
+    files: dict[str, bytes],
     report: dict[str, Any],
     run_id: str,
     input_versions: dict[str, int | None],
@@ -205,11 +168,7 @@ def _publish(
     prev = store.current("release", release.name)
     version = (prev.number + 1) if prev else 1
     built_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    blobs = {
-        "data.csv": pub.csv_bytes(out),
-        "data.parquet": pub.parquet_bytes(out),
-        "data.json": pub.json_bytes(out),
-    }
+    blobs = dict(files)  # exactly the bytes the leak gate scanned
     checks = {n: pub.sha256(b) for n, b in blobs.items()}
     sizes = {n: len(b) for n, b in blobs.items()}
     techniques = {n: c.technique.value for n, c in release.columns.items()}

@@ -78,3 +78,35 @@ def test_cli_issue_list_revoke_and_unknown_department(hub_home: Path) -> None:
     bad = runner.invoke(app, ["dept", "key", "issue", "nosuch"])
     assert bad.exit_code != 0
     assert "psb" in str(bad.exception)  # the error lists the known departments
+
+
+def _flood_then_lookups(ring: KeyRing, flood: int) -> None:
+    issued = ring.issue("edu")
+    assert ring.authenticate(issued.key) == "edu"
+    for i in range(flood):
+        with pytest.raises(AuthInvalidError):
+            ring.authenticate(f"os_{i:08x}_guess")
+    lookups = []
+    listener = lambda *args: lookups.append(args[2])  # noqa: E731
+    sa.event.listen(ring.engine, "before_cursor_execute", listener)
+    try:
+        assert ring.authenticate(issued.key) == "edu"
+    finally:
+        sa.event.remove(ring.engine, "before_cursor_execute", listener)
+    assert not [s for s in lookups if "department_keys" in s and "SELECT" in s]
+
+
+def test_a_key_guessing_flood_does_not_evict_legitimate_keys(
+    ring: KeyRing, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown prefixes are cached apart (bounded); the real keys stay cached."""
+    from onesource.exchange import keys
+
+    monkeypatch.setattr(keys, "UNKNOWN_CACHE_SIZE", 64)
+    _flood_then_lookups(KeyRing(ring.engine, cache_seconds=60), 200)
+
+
+@pytest.mark.slow
+def test_a_flood_past_the_old_10k_reset_keeps_legitimate_keys(ring: KeyRing) -> None:
+    """The cache used to clear itself completely past 10,000 entries."""
+    _flood_then_lookups(ring, 10_050)
