@@ -16,7 +16,7 @@ from typing import Literal
 
 import pyarrow as pa
 
-from onesource.anonymize.hierarchy import Flat, Hierarchy, top_bottom_code
+from onesource.anonymize.hierarchy import Flat, Hierarchy, level_label, top_bottom_code
 from onesource.anonymize.kanon import QuasiIdentifier, k_anonymize
 from onesource.anonymize.mask import MaskKind, mask
 from onesource.anonymize.pseudonym import DEFAULT_ALGORITHM, Algorithm, pseudonymize
@@ -65,6 +65,24 @@ class AnonymizationSpec:
     l_div: int | None = None
     list_notice: bool = False
     metric: str = "loss"
+    # the declared quasi-identifiers and sensitive attributes; ``None`` falls
+    # back to the columns' PII classes (engine-level use without a catalog)
+    quasi_identifiers: tuple[str, ...] | None = None
+    sensitive: tuple[str, ...] | None = None
+    # publish rows in a random order (CSPRNG-seeded), so row positions link nothing
+    shuffle: bool = True
+
+    def qi_names(self) -> list[str]:
+        """The quasi-identifiers k-anonymity is enforced on."""
+        if self.quasi_identifiers is not None:
+            return list(self.quasi_identifiers)
+        return [n for n, r in self.columns.items() if r.pii_class == "quasi"]
+
+    def sensitive_names(self) -> list[str]:
+        """The sensitive attributes l-diversity is enforced on."""
+        if self.sensitive is not None:
+            return list(self.sensitive)
+        return [n for n, r in self.columns.items() if r.pii_class == "sensitive"]
 
 
 def validate_spec(table: pa.Table, spec: AnonymizationSpec) -> None:
@@ -89,8 +107,22 @@ def validate_spec(table: pa.Table, spec: AnonymizationSpec) -> None:
             problems.append(f"column {name!r}: generalize needs a hierarchy")
         if rule.technique == "top_bottom_code" and rule.bottom is None and rule.top is None:
             problems.append(f"column {name!r}: top_bottom_code needs bottom and/or top")
-    if spec.l_div and not any(r.pii_class == "sensitive" for r in spec.columns.values()):
-        problems.append("l-diversity asked but no column is classified sensitive")
+    removed = ("drop", "pseudonymize", "mask")
+    for role, names, on, model in (
+        ("quasi-identifier", spec.quasi_identifiers or (), spec.k, "k-anonymity"),
+        ("sensitive attribute", spec.sensitive or (), spec.l_div, "l-diversity"),
+    ):
+        for name in names:
+            rule = spec.columns.get(name)
+            if rule is None:
+                problems.append(f"{role} {name!r} has no rule")
+            elif on and rule.technique in removed:
+                problems.append(
+                    f"{role} {name!r} has technique {rule.technique!r}: {model} is "
+                    "measured on published columns (generalize, keep or top_bottom_code)"
+                )
+    if spec.l_div and not spec.sensitive_names():
+        problems.append("l-diversity asked but no sensitive attribute is declared")
     if problems:
         raise AnonymizationSpecError(
             "de-identification spec refused: " + "; ".join(problems),
@@ -99,10 +131,12 @@ def validate_spec(table: pa.Table, spec: AnonymizationSpec) -> None:
 
 
 def _quasi_identifiers(table: pa.Table, spec: AnonymizationSpec) -> list[QuasiIdentifier]:
+    """Every declared quasi-identifier, whatever its column's PII class."""
     qis = []
-    for name, rule in spec.columns.items():
-        if rule.pii_class != "quasi" or rule.technique in ("drop", "pseudonymize", "mask"):
-            continue
+    for name in spec.qi_names():
+        rule = spec.columns[name]
+        if rule.technique in ("drop", "pseudonymize", "mask"):
+            continue  # refused by validate_spec when k applies
         if rule.technique == "generalize":
             assert rule.hierarchy is not None
             if rule.level == "auto":
@@ -134,11 +168,11 @@ def anonymize(
             idx = out.column_names.index(name)
             coded = top_bottom_code(out.column(name), bottom=rule.bottom, top=rule.top)
             out = out.set_column(idx, pa.field(name, pa.string()), coded)
+    out = _fixed_generalizations(out, spec)
     qis = _quasi_identifiers(out, spec)
-    sensitive = [
-        n for n, r in spec.columns.items() if r.pii_class == "sensitive" and n in out.column_names
-    ]
+    sensitive = [n for n in spec.sensitive_names() if n in out.column_names]
     suppressed, levels, input_rows = 0, {}, table.num_rows
+    loss: dict[str, object] | None = None
     if spec.k and qis:
         res = k_anonymize(
             out,
@@ -150,6 +184,12 @@ def anonymize(
             metric=spec.metric,
         )
         out, suppressed, levels = res.table, res.suppressed, res.levels
+        loss = {
+            "metric": spec.metric,
+            "total": round(res.loss, 6),
+            "generalization": res.stats.get("loss_generalization"),
+            "suppression": res.stats.get("loss_suppression"),
+        }
     else:
         from onesource.anonymize.kanon import build_lattice, generalize_table
 
@@ -170,7 +210,10 @@ def anonymize(
             assert rule.mask_kind is not None
             new = mask(out.column(name), rule.mask_kind, list_notice=spec.list_notice)
         out = out.set_column(idx, pa.field(name, pa.string()), new)
+    if spec.shuffle:
+        out = shuffle_rows(out)
     techniques = {n: r.technique for n, r in spec.columns.items()}
+    hierarchies = {q.name: q.hierarchy for q in qis}
     report = risk_report(
         out,
         quasi_identifiers=[q.name for q in qis],
@@ -181,5 +224,41 @@ def anonymize(
         suppressed=suppressed,
         input_rows=input_rows,
         levels=levels,
+        level_labels={n: level_label(hierarchies[n], lv) for n, lv in levels.items()},
+        information_loss=loss,
     )
     return out, report
+
+
+def shuffle_rows(table: pa.Table) -> pa.Table:
+    """``table`` in a uniformly random row order from a CSPRNG-seeded permutation.
+
+    Published row positions then carry nothing: two releases of one input
+    cannot be lined up row by row.
+    """
+    import secrets
+
+    import numpy as np
+
+    rng = np.random.default_rng(secrets.randbits(128))
+    return table.take(pa.array(rng.permutation(table.num_rows)))
+
+
+def _fixed_generalizations(table: pa.Table, spec: AnonymizationSpec) -> pa.Table:
+    """Apply fixed levels of generalized columns that are not quasi-identifiers."""
+    qis = set(spec.qi_names())
+    for name, rule in spec.columns.items():
+        if rule.technique != "generalize" or name in qis or name not in table.column_names:
+            continue
+        if rule.level == "auto":
+            raise AnonymizationSpecError(
+                f"column {name!r}: level 'auto' is chosen by k-anonymity, "
+                "but the column is not a quasi-identifier",
+                hint="declare it a quasi-identifier or give a fixed level",
+            )
+        assert rule.hierarchy is not None
+        labels = rule.hierarchy.apply(table.column(name).combine_chunks(), int(rule.level))
+        table = table.set_column(
+            table.column_names.index(name), pa.field(name, pa.string()), labels
+        )
+    return table

@@ -372,3 +372,34 @@ def describe(h: Hierarchy, sample: Sequence[object]) -> list[list[str | None]]:
     """Every level's labels for a few sample values (for docs and reports)."""
     arr = pa.array(list(sample))
     return [h.apply(arr, lvl).to_pylist() for lvl in range(h.levels)]
+
+
+def _num_band(w: float) -> str:
+    return f"{_num(w)}-wide bands"
+
+
+def level_label(h: Hierarchy, level: int) -> str:
+    """A reader's name for ``level`` of ``h`` (``"5-year age bands"``, ``"month"``, ``"*"``)."""
+    _check_level(h, level)
+    if level == h.levels - 1 and not isinstance(h, TopBottomCoding):
+        return "* (fully generalized)"
+    if isinstance(h, AgeBands):
+        if level == 0:
+            return "birth date"
+        if level == 1:
+            return "age in years"
+        return f"{_num(h.bands.widths[level - 2])}-year age bands"
+    if isinstance(h, NumericBands):
+        return "exact value" if level == 0 else _num_band(h.widths[level - 1])
+    if isinstance(h, DateHierarchy):
+        names = ("timestamp", "day", "month", "year") if h.with_time else ("day", "month", "year")
+        return names[level]
+    if isinstance(h, StringPrefix):
+        return "full value" if level == 0 else f"first {h.keep[level - 1]} characters"
+    if isinstance(h, CodeListHierarchy):
+        return "code" if level == 0 else f"code list ancestor {level} up"
+    if isinstance(h, TopBottomCoding):
+        return ("exact value", "top/bottom coded", "* (fully generalized)")[level]
+    if isinstance(h, Flat):
+        return "value"
+    return f"level {level}"

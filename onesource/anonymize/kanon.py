@@ -6,7 +6,8 @@ generalization levels of least information loss (see
 of classes with fewer than ``k`` records (or fewer than ``l`` distinct
 values of a sensitive attribute), at most ``suppression_limit`` of the
 records are removed.  Suppressed records are removed from the output (not
-starred) and counted in the result.
+starred), counted in the result, and charged in the information loss as
+fully generalized records.
 """
 
 from __future__ import annotations
@@ -197,6 +198,8 @@ def k_anonymize(
         "nodes_checked": lattice.stats.nodes_checked,
         "checks_from_rows": lattice.stats.checks_from_rows,
         "metric": metric,
+        "loss_generalization": round(lattice.loss(node), 6),
+        "loss_suppression": round(lattice.total_loss(node) - lattice.loss(node), 6),
     }
     return KAnonymityResult(
         levels={q.name: lv for q, lv in zip(qis, node, strict=True)},
@@ -205,7 +208,7 @@ def k_anonymize(
         input_rows=table.num_rows,
         k=k,
         l_div=l_div,
-        loss=lattice.loss(node),
+        loss=lattice.total_loss(node),
         classes=verdict.classes,
         stats=stats,
     )

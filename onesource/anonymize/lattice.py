@@ -14,10 +14,17 @@ label; the column's loss is the mean over records and a node's loss is the
 weighted mean over columns (0 = untouched, 1 = everything ``*``).  It is
 computed from value counts alone, before any node is checked, and never
 decreases under generalization.  ``metric="height"`` uses ``level / top``
-instead.  Suppressed records are not charged: the budget bounds them.
+instead.  Suppressed records are charged as fully generalized (loss 1 in
+every column), as ARX's loss metric does with its generalization/suppression
+factor at 0.5: a node's loss is ``(sum of the kept records' losses + number
+of suppressed records) / records``.
 
-Search: nodes sorted by (loss, height, levels) — a linear extension of the
-lattice order — are decided in turn; the first satisfying node is optimal.
+Search: nodes sorted by their generalization loss (loss, height, levels) — a
+linear extension of the lattice order — are decided in turn.  The
+generalization loss is a lower bound of the total loss, so the search stops
+at the first node whose generalization loss is not below the best total
+loss of a satisfying node found so far; without a suppression budget that
+is the first satisfying node.
 To decide a node, nodes on the chain from it to the top are checked by
 binary search (coarser nodes are cheaper and a failure prunes everything
 below), and every result is propagated (predictive tagging).  A node is
@@ -59,6 +66,9 @@ class Verdict:
     satisfies: bool
     outliers: int  # records in classes that are too small
     classes: int
+    # sum over suppressed records of (1 - their generalization loss): what
+    # suppressing them adds to the node's loss, times the record count
+    suppression_excess: float = 0.0
 
 
 @dataclass
@@ -102,7 +112,16 @@ class Lattice:
         self.n_rows = len(columns[0].row_codes) if columns else 0
         w = np.asarray(weights if weights is not None else [1.0] * len(columns), dtype=float)
         self.weights = w / w.sum() if w.sum() > 0 else w
-        self.col_loss = [_column_loss(c, metric) for c in self.columns]
+        self.code_loss = [_code_loss(c, metric) for c in self.columns]
+        self.col_loss = [
+            np.array(
+                [
+                    float((cl[lv][c.maps[lv]] * c.counts).sum()) / max(float(c.counts.sum()), 1.0)
+                    for lv in range(len(c.maps))
+                ]
+            )
+            for c, cl in zip(self.columns, self.code_loss, strict=True)
+        ]
         self.nodes = np.array(
             list(itertools.product(*[range(lo, hi + 1) for lo, hi in self.bounds])),
             dtype=np.int64,
@@ -115,10 +134,15 @@ class Lattice:
         self.stats = SearchStats(nodes_total=len(self.nodes))
 
     def loss(self, node: Node) -> float:
-        """Information loss of a node (0..1, see module docstring)."""
+        """Generalization loss of a node over all records (0..1), before suppression."""
         return float(
             sum(w * cl[lv] for w, cl, lv in zip(self.weights, self.col_loss, node, strict=True))
         )
+
+    def total_loss(self, node: Node) -> float:
+        """Loss of a node with its suppressed records charged as fully generalized."""
+        excess = self.check(node).suppression_excess
+        return self.loss(node) + excess / max(self.n_rows, 1)
 
     def order(self) -> list[Node]:
         """Every node, least loss first; ties broken by height then levels."""
@@ -130,12 +154,20 @@ class Lattice:
         top = tuple(hi for _, hi in self.bounds)
         if not self._decide(top):
             return None
+        best: Node | None = None
+        best_loss = np.inf
         for node in self.order():
+            if self.loss(node) >= best_loss - 1e-12:
+                break  # no node from here on can have a smaller total loss
             if self._status(node) == -1:
                 self._decide_via_chain(node)
             if self._status(node) == 1:
-                return node
-        return top  # unreachable: the top satisfies
+                total = self.total_loss(node)
+                if total < best_loss - 1e-12:
+                    best, best_loss = node, total
+                if self.max_outliers == 0:
+                    break  # nothing is suppressed: the first satisfying node is optimal
+        return best if best is not None else top
 
     def check(self, node: Node) -> Verdict:
         """Check one node (cached), without tagging others."""
@@ -188,7 +220,15 @@ class Lattice:
         bad = self._bad_entries(fs)
         outliers = int(fs.counts[bad].sum())
         classes = self._classes(fs)[1]
-        return Verdict(outliers <= self.max_outliers, outliers, classes)
+        excess = 0.0
+        if outliers:
+            kept_loss = np.zeros(int(bad.sum()))
+            for w, cl, lv, codes in zip(
+                self.weights, self.code_loss, fs.levels, fs.codes, strict=True
+            ):
+                kept_loss += w * cl[lv][codes[bad]]
+            excess = float((fs.counts[bad] * (1.0 - kept_loss)).sum())
+        return Verdict(outliers <= self.max_outliers, outliers, classes, excess)
 
     def _classes(self, fs: FrequencySet) -> tuple[np.ndarray, int, np.ndarray]:
         """(class index per entry, number of classes, class sizes)."""
@@ -295,18 +335,20 @@ class Lattice:
                     break
 
 
-def _column_loss(col: EncodedColumn, metric: str) -> np.ndarray:
+def _code_loss(col: EncodedColumn, metric: str) -> list[np.ndarray]:
+    """Per level, the loss of each level code (0 = exact, 1 = ``*``)."""
     top = len(col.maps) - 1
     if metric == "height":
-        return np.arange(top + 1, dtype=float) / max(top, 1)
+        return [np.full(col.cardinality(lv), lv / max(top, 1)) for lv in range(top + 1)]
     if metric != "loss":
         raise ValueError(f"unknown metric {metric!r}; known: loss, height")
     d = len(col.counts)
-    total = col.counts.sum()
-    out = np.zeros(top + 1)
-    if d <= 1 or total == 0:
-        return out
+    out = []
     for level, m in enumerate(col.maps):
-        size = np.bincount(m)[m]  # distinct values sharing each value's label
-        out[level] = float((col.counts * (size - 1)).sum()) / (d - 1) / float(total)
+        if d <= 1:
+            out.append(np.zeros(col.cardinality(level)))
+            continue
+        # distinct input values sharing each label
+        size = np.bincount(m, minlength=col.cardinality(level))
+        out.append((size - 1) / (d - 1))
     return out

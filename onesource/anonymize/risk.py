@@ -25,6 +25,9 @@ TECHNIQUES: dict[str, str] = {
 }
 
 
+NOT_APPLICABLE = "not applicable"
+
+
 def technique_label(code: str) -> str:
     """The GB/T 37964 / ISO/IEC 20889 label of a technique code."""
     if code not in TECHNIQUES:
@@ -51,6 +54,8 @@ def risk_report(
     suppressed: int = 0,
     input_rows: int | None = None,
     levels: Mapping[str, int] | None = None,
+    level_labels: Mapping[str, str] | None = None,
+    information_loss: Mapping[str, object] | None = None,
 ) -> dict[str, object]:
     """The risk report published with a release (a JSON-ready dict).
 
@@ -58,12 +63,14 @@ def risk_report(
     record is 1 / its class size (max and record-average given); ``sample
     uniques`` counts records alone in their class; ``l reached`` is, per
     sensitive column, the fewest distinct non-null values in a class.
+    Without quasi-identifiers there are no equivalence classes: the class
+    figures are the string ``"not applicable"``, never the row count.
+    ``levels`` are published as ``{column: {"level": n, "label": ...}}``.
     """
     import numpy as np
     import pyarrow.compute as pc
 
     n = table.num_rows
-    sizes = class_sizes(table, quasi_identifiers).column("size").to_numpy() if n else np.array([])
     report: dict[str, object] = {
         "records": n,
         "input_records": input_rows if input_rows is not None else n + suppressed,
@@ -72,14 +79,31 @@ def risk_report(
         "sensitive_attributes": list(sensitive),
         "k_target": k,
         "l_target": l_div,
-        "equivalence_classes": len(sizes),
-        "k_reached": int(sizes.min()) if len(sizes) else None,
-        "records_in_classes_below_k": int(sizes[sizes < k].sum()) if k and len(sizes) else 0,
-        "share_below_k": float(sizes[sizes < k].sum() / n) if k and n else 0.0,
-        "sample_uniques": int((sizes == 1).sum()) if len(sizes) else 0,
-        "max_prosecutor_risk": float(1.0 / sizes.min()) if len(sizes) else 0.0,
-        "avg_prosecutor_risk": float(len(sizes) / n) if n else 0.0,
     }
+    if not quasi_identifiers:
+        na = NOT_APPLICABLE
+        report |= {
+            "equivalence_classes": na,
+            "k_reached": na,
+            "records_in_classes_below_k": na,
+            "share_below_k": na,
+            "sample_uniques": na,
+            "max_prosecutor_risk": na,
+            "avg_prosecutor_risk": na,
+        }
+    else:
+        sizes = (
+            class_sizes(table, quasi_identifiers).column("size").to_numpy() if n else np.array([])
+        )
+        report |= {
+            "equivalence_classes": len(sizes),
+            "k_reached": int(sizes.min()) if len(sizes) else None,
+            "records_in_classes_below_k": int(sizes[sizes < k].sum()) if k and len(sizes) else 0,
+            "share_below_k": float(sizes[sizes < k].sum() / n) if k and n else 0.0,
+            "sample_uniques": int((sizes == 1).sum()) if len(sizes) else 0,
+            "max_prosecutor_risk": float(1.0 / sizes.min()) if len(sizes) else 0.0,
+            "avg_prosecutor_risk": float(len(sizes) / n) if n else 0.0,
+        }
     l_reached: dict[str, int | None] = {}
     for s in sensitive:
         if not n:
@@ -93,13 +117,19 @@ def risk_report(
             l_reached[s] = int(pc.count_distinct(table.column(s)).as_py())
     report["l_reached"] = l_reached
     if levels is not None:
-        report["generalization_levels"] = dict(levels)
+        labels = level_labels or {}
+        report["generalization_levels"] = {
+            col: {"level": int(lv), "label": labels.get(col, f"level {lv}")}
+            for col, lv in levels.items()
+        }
+    if information_loss is not None:
+        report["information_loss"] = dict(information_loss)
     if techniques is not None:
         report["techniques"] = {
             col: {"code": code, "label": technique_label(code)} for col, code in techniques.items()
         }
     applied = []
-    if k:
+    if k and quasi_identifiers:
         applied.append("k_anonymity")
     if suppressed:
         applied.append("record_suppression")

@@ -62,7 +62,7 @@ def test_fixed_level_without_k():
     rules = {"age": ColumnRule("generalize", "quasi", NumericBands((5, 10, 20)), level=2)}
     out, report = anonymize(people(200), spec(k=None, columns=rules), key=KEY)
     assert set(out.column("age").to_pylist()) <= {f"{a}-{a + 9}" for a in range(0, 100, 10)}
-    assert report["generalization_levels"]["age"] == 2
+    assert report["generalization_levels"]["age"] == {"level": 2, "label": "10-wide bands"}
 
 
 @pytest.mark.parametrize(
@@ -103,4 +103,4 @@ def test_list_notice_masks():
     }
     out, _ = anonymize(people(20), spec(k=None, list_notice=True, columns=rules), key=KEY)
     assert all(v.endswith("*") for v in out.column("name").to_pylist())
-    assert out.column("phone")[0].as_py() == "138****0000"
+    assert "138****0000" in out.column("phone").to_pylist()
