@@ -187,7 +187,15 @@ def test_written_differently_still_found(text, kind):
         pa.array([13812345678, 5], pa.uint64()),
         pa.array([13812345678.0, 3.25], pa.float32()),  # float32 keeps no digits: still refused
     ],
-    ids=["float-id", "float-id-x", "int-id-x-lost", "int-id-15", "float-mobile", "uint-mobile", "float32-mobile"],
+    ids=[
+        "float-id",
+        "float-id-x",
+        "int-id-x-lost",
+        "int-id-15",
+        "float-mobile",
+        "uint-mobile",
+        "float32-mobile",
+    ],
 )
 def test_identifier_in_a_numeric_column(column):
     t = pa.table({"value": column})
@@ -221,7 +229,9 @@ def test_id_check_agrees_with_python_stdnum():
     ids = []
     for _ in range(300):
         born = f"{rng.randint(1960, 2010)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-        ids.append(with_check(rng.choice(["110105", "110101"]) + born + f"{rng.randint(0, 999):03d}"))
+        ids.append(
+            with_check(rng.choice(["110105", "110101"]) + born + f"{rng.randint(0, 999):03d}")
+        )
     assert all(stdnum.is_valid(i) for i in ids)  # the oracle agrees these are ID numbers
     ids += ["11010519491231002X", VALID_ID]
     t = pa.table({"note": [f"号码{i}结束" for i in ids]})

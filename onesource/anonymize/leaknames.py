@@ -1,0 +1,136 @@
+"""Values of the inputs' direct-identifier columns, looked for in published text.
+
+Both sides are normalized the same way (NFKC, upper case, whitespace runs
+made one space; plus a second form with all whitespace removed, so
+``王 小 明`` is ``王小明``).  A published cell is a hit when:
+
+- the whole cell equals a direct value (any length, even one character), or
+- a direct value occurs inside it (Aho-Corasick over all values at once)
+  and the characters on both sides of the occurrence are not ASCII letters
+  or digits.  Chinese text has no spaces, so a name inside Chinese text is
+  found; a Latin name or a number must stand as a whole word.  Values
+  searched inside text must be long enough to mean something: 2+ chars if
+  they hold a CJK character, 6+ chars if all digits, 3+ chars otherwise.
+
+A two-character name that is also a common word (``高峰``) therefore refuses
+a release that publishes free text containing that word: the gate prefers
+a refused release to a published name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+SEP = "\x00"  # joins cells for one automaton pass; never part of a value
+
+
+def _is_boundary(ch: str) -> bool:
+    return not (ch.isascii() and ch.isalnum())
+
+
+def _searchable(value: str) -> bool:
+    if any("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in value):
+        return len(value) >= 2
+    if value.isdigit():
+        return len(value) >= 6
+    return len(value) >= 3
+
+
+def normalize_forms(text: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(whitespace made single spaces and trimmed, whitespace removed), both NFKC upper."""
+    import pyarrow.compute as pc
+
+    from onesource.anonymize.leakpatterns import normalize
+
+    norm = normalize(text)
+    spaced = pc.utf8_trim_whitespace(pc.replace_substring_regex(norm, r"\s+", " "))
+    return spaced, pc.replace_substring_regex(norm, r"\s+", "")
+
+
+@dataclass
+class DirectValues:
+    """The inputs' direct values, ready to match: a set per input column and one automaton."""
+
+    exact: dict[str, pa.Array]  # input column -> distinct normalized values (both forms)
+    automaton: Any  # ahocorasick.Automaton or None
+    owner: list[str]  # pattern index -> input column
+
+    @classmethod
+    def build(cls, direct: Mapping[str, pa.Array]) -> DirectValues:
+        import ahocorasick
+        import pyarrow.compute as pc
+
+        exact: dict[str, pa.Array] = {}
+        owner: list[str] = []
+        auto = ahocorasick.Automaton()
+        for name, text in direct.items():
+            spaced, squeezed = normalize_forms(pc.drop_null(text))
+            both = pc.unique(pa.chunked_array([spaced, squeezed]).combine_chunks())
+            both = pc.filter(both, pc.greater(pc.utf8_length(both), 0))
+            exact[name] = both
+            for value in both.to_pylist():
+                if _searchable(value) and value not in auto:
+                    auto.add_word(value, (len(owner), len(value)))
+                    owner.append(name)
+        if len(auto):
+            auto.make_automaton()
+            return cls(exact, auto, owner)
+        return cls(exact, None, owner)
+
+    def rows(
+        self, text: pa.Array, *, exact_only: bool = False
+    ) -> dict[str, tuple[np.ndarray, str]]:
+        """Per input column: (rows of ``text`` holding one of its values, an example).
+
+        ``exact_only``: whole cells only (numeric columns, whose digits are not text).
+        """
+        import pyarrow.compute as pc
+
+        n = len(text)
+        out: dict[str, tuple[np.ndarray, str]] = {}
+        enc = pc.dictionary_encode(text) if n else None
+        if enc is None:
+            return out
+        uniq, idx = enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
+        valid = enc.indices.is_valid().to_numpy(zero_copy_only=False)
+        idx = np.where(valid, idx, 0)
+        forms = normalize_forms(uniq)
+        per_value: dict[str, tuple[np.ndarray, str]] = {}
+        for name, values in self.exact.items():
+            hit = np.zeros(len(uniq), dtype=bool)
+            for form in forms:
+                hit |= pc.fill_null(pc.is_in(form, value_set=values), False).to_numpy(
+                    zero_copy_only=False
+                )
+            if hit.any():
+                per_value[name] = (hit, forms[0][int(np.flatnonzero(hit)[0])].as_py())
+        if self.automaton is not None and not exact_only:
+            for form in forms:
+                self._inside(form, per_value)
+        for name, (hit, example) in per_value.items():
+            rows = hit[idx] & valid
+            if rows.any():
+                out[name] = (rows, example)
+        return out
+
+    def _inside(self, form: pa.Array, per_value: dict[str, tuple[np.ndarray, str]]) -> None:
+        values = [v or "" for v in form.to_pylist()]
+        lengths = np.fromiter((len(v) + 1 for v in values), dtype=np.int64, count=len(values))
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        big = SEP.join(values)
+        for end, (pattern, length) in self.automaton.iter(big):
+            start = end - length + 1
+            if (start > 0 and not _is_boundary(big[start - 1])) or (
+                end + 1 < len(big) and not _is_boundary(big[end + 1])
+            ):
+                continue
+            row = int(np.searchsorted(starts, start, side="right") - 1)
+            name = self.owner[pattern]
+            hit, example = per_value.get(name, (np.zeros(len(values), dtype=bool), ""))
+            hit[row] = True
+            per_value[name] = (hit, example or big[start : end + 1])
