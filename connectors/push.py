@@ -16,6 +16,7 @@ from typing import IO, ClassVar
 import pyarrow as pa
 
 from connectors.base import Extraction, FileRef, SourceState
+from connectors.limits import ReadLimits
 from connectors.readers import ReadSpec, read_stream
 from schemas.connector import PushConnector
 from schemas.errors import TerminalError
@@ -63,8 +64,13 @@ def read_push(
     filename: str = "upload",
     fmt: str | None = None,
     state: SourceState | None = None,
+    max_rows: int | None = None,
+    max_columns: int | None = None,
 ) -> Extraction:
-    """Parse a pushed batch into an ``Extraction`` in the pinned schema."""
+    """Parse a pushed batch into an ``Extraction`` in the pinned schema.
+
+    ``max_rows`` / ``max_columns`` tighten the reader's limits (``ReadLimitError``).
+    """
     fmt = fmt or guess_format(filename)
     spec = resource.connector
     allowed = list(spec.formats) if isinstance(spec, PushConnector) else list(PUSH_FORMATS)
@@ -75,7 +81,8 @@ def read_push(
             f"resource {resource.name!r} does not accept pushed format {fmt!r}",
             hint=f"push one of: {', '.join(allowed)}",
         )
-    read = ReadSpec(format=fmt, encoding="auto")
+    limits = ReadLimits.from_env(max_rows=max_rows, max_columns=max_columns)
+    read = ReadSpec(format=fmt, encoding="auto", limits=limits)
     digest = hashlib.sha256(data).hexdigest()
 
     def opener() -> IO[bytes]:

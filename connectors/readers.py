@@ -6,6 +6,12 @@ Every reader streams a file in batches, renames headers through the spec's
 the extraction's rejects with their line number.  CSV is read by pyarrow
 with every column as text; when pyarrow meets a malformed row or bad bytes
 the rest of the file is re-read by the exact (slower) Python reader.
+
+Every reader first checks the header (``connectors.limits``: column count,
+name length, duplicates) from the file's first bytes, bounds every line and
+field, and decodes strictly (``connectors.textlines``): a line that does not
+decode cleanly, or a UTF-8 line inside a GB18030/GBK file, is rejected with
+its line number, never committed as mojibake.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from typing import IO, Any
 import pyarrow as pa
 
 from connectors.base import Extraction, row_numbers
+from connectors.limits import ReadLimitError, ReadLimits, check_header_names
+from connectors.textlines import bounded_lines, decode_line, has_utf8_lines, is_gb
 from schemas.errors import SchemaDriftError
 
 Opener = Callable[[], IO[bytes]]
@@ -36,6 +44,7 @@ class ReadSpec:
     header_row: int = 1
     columns: Mapping[str, str] = field(default_factory=dict)  # header -> field
     batch_rows: int = 65_536
+    limits: ReadLimits = field(default_factory=ReadLimits.from_env)
 
 
 def read_stream(
@@ -47,44 +56,57 @@ def read_stream(
         raise SchemaDriftError(
             f"{source}: unknown format {spec.format!r}", hint=f"use one of {', '.join(readers)}"
         )
-    yield from readers[spec.format](ex, resource, spec, open_file, source)
+    limit = spec.limits.max_rows
+    if limit is None:
+        yield from readers[spec.format](ex, resource, spec, open_file, source)
+        return
+    rows = 0
+    rejects = len(ex.rejects)
+    for batch in readers[spec.format](ex, resource, spec, open_file, source):
+        rows += batch.num_rows
+        if rows + len(ex.rejects) - rejects > limit:
+            raise ReadLimitError(
+                f"{source}: more than {limit:,} rows",
+                limit="max_rows",
+                value=limit,
+            )
+        yield batch
 
 
 def sniff_encoding(head: bytes) -> str:
-    """BOM -> utf-8-sig; valid UTF-8 -> utf-8; anything else -> gb18030 (a superset of GBK)."""
+    """BOM -> utf-8-sig; else the majority of non-ASCII lines: valid UTF-8 -> utf-8, others -> gb18030.
+
+    Lines in the minority encoding are rejected later, line by line (``textlines``).
+    """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return "utf-8"
-    except UnicodeDecodeError:
-        pass
-    # a UTF-8 file with a few corrupt bytes is still UTF-8; GBK text is rarely valid UTF-8
-    text = head.decode("utf-8", errors="replace")
-    bad = text.count("\ufffd")
-    multibyte = sum(1 for ch in text if ord(ch) > 0x7F) - bad
-    return "utf-8" if multibyte > 10 * bad else "gb18030"
-
-
-def _rename(names: list[str], columns: Mapping[str, str]) -> list[str]:
-    out: list[str] = []
-    for name in names:
-        clean = name.strip().lstrip("\ufeff").strip()
-        new = columns.get(clean, clean)
-        while new in out:  # duplicate headers: keep the first under its name
-            new += "_dup"
-        out.append(new)
-    return out
+    utf8 = other = 0
+    lines = head.split(b"\n")
+    if len(head) >= SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut in the middle of a character
+    for line in lines:
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8 += 1
+        except UnicodeDecodeError:
+            other += 1
+    return "utf-8" if utf8 >= other else "gb18030"
 
 
 def check_headers(
     ex: Extraction, resource: str, spec: ReadSpec, headers: list[str], source: str
 ) -> list[str]:
-    """Field names for a file's headers; a field with no header is drift, named by header."""
+    """Field names for a file's headers; a field with no header is drift, named by header.
+
+    Malformed headers (too many columns, overlong or repeated names) are refused
+    first, in time linear in the header's size.
+    """
     from connectors.cast import find_column
     from connectors.errors import ColumnDriftError
 
-    names = _rename(headers, spec.columns)
+    names = check_header_names(headers, source, spec.limits, spec.columns)
     back = {field: header for header, field in spec.columns.items()}
     for fld in ex.schema:
         if find_column(names, fld.name) is None:
@@ -106,9 +128,16 @@ def _csv(
     with open_file() as f:
         head = f.read(SNIFF_BYTES)
     encoding = sniff_encoding(head) if spec.encoding == "auto" else spec.encoding
-    header = _header(head, encoding, spec)
+    header = _header(head, encoding, spec, source)
     names = check_headers(ex, resource, spec, header, source)
     done = 0  # data rows already yielded (or rejected) by the fast path
+    if is_gb(encoding):
+        # pyarrow would decode UTF-8 lines of a GB file into mojibake: find them first
+        with open_file() as f:
+            mixed = has_utf8_lines(f, spec.limits.max_line_bytes)
+        if mixed:
+            yield from _csv_exact(ex, resource, spec, open_file, source, encoding, names, skip=0)
+            return
     fast = _csv_fast(ex, resource, spec, open_file, source, encoding, names)
     try:
         for batch, consumed in fast:
@@ -124,14 +153,29 @@ class _NeedExact(Exception):
     """The fast reader met something only the exact reader can report line by line."""
 
 
-def _header(head: bytes, encoding: str, spec: ReadSpec) -> list[str]:
+def _header(head: bytes, encoding: str, spec: ReadSpec, source: str) -> list[str]:
     import csv
 
-    text = head.decode(encoding, errors="replace")
-    lines = text.splitlines()
-    if len(lines) < spec.header_row:
-        return []
-    return next(csv.reader([lines[spec.header_row - 1]], delimiter=spec.delimiter), [])
+    limit = spec.limits.max_header_bytes
+    start = 0
+    for _ in range(spec.header_row - 1):  # preamble lines above the header
+        nl = head.find(b"\n", start)
+        if nl < 0:
+            return []
+        start = nl + 1
+    end = head.find(b"\n", start, start + limit + 1)
+    if end < 0:
+        end = len(head)
+        if end - start > limit:
+            raise ReadLimitError(
+                f"{source}: the header (line {spec.header_row}) is longer than {limit:,} bytes",
+                limit="max_header_bytes",
+                value=limit,
+            )
+    text = head[start:end].decode(encoding, errors="replace").rstrip("\r")
+    if start == 0:
+        text = text.lstrip("\ufeff")
+    return next(csv.reader([text], delimiter=spec.delimiter), [])
 
 
 def _csv_fast(
@@ -154,7 +198,8 @@ def _csv_fast(
         skip_rows=spec.header_row,
         column_names=names,
         encoding=arrow_encoding,
-        block_size=max(1 << 20, spec.batch_rows * 64),
+        # a record longer than a block fails here and goes to the exact reader, which bounds it
+        block_size=max(1 << 16, min(spec.batch_rows * 64, spec.limits.max_line_bytes)),
     )
     parse = pcsv.ParseOptions(
         delimiter=spec.delimiter,
@@ -176,6 +221,8 @@ def _csv_fast(
                 f, read_options=read, parse_options=parse, convert_options=convert
             )
             for raw in reader:
+                if _longest(raw) > spec.limits.max_field_chars:
+                    raise _NeedExact()  # the exact reader rejects the oversized record alone
                 # line of each row: rows are lines, plus any newlines inside quoted values
                 extra = _newlines(raw) if raw.num_rows else None
                 starts = [line + 1 + i for i in range(raw.num_rows)]
@@ -197,6 +244,16 @@ def _csv_fast(
             raise _NeedExact() from exc
     finally:
         f.close()
+
+
+def _longest(batch: pa.RecordBatch) -> int:
+    import pyarrow.compute as pc
+
+    longest = 0
+    for col in batch.columns:
+        if col.null_count < len(col):
+            longest = max(longest, pc.max(pc.binary_length(col)).as_py() or 0)
+    return longest
 
 
 def _any_valid(batch: pa.RecordBatch) -> pa.Array:
@@ -232,22 +289,30 @@ def _csv_exact(
 ) -> Iterator[pa.RecordBatch]:
     import csv
 
+    limits = spec.limits
+    csv.field_size_limit(max(limits.max_field_chars, 1))
     position = {"line": 0}
+    gb = is_gb(encoding)
 
     def lines(f: IO[bytes]) -> Iterator[str]:
-        for raw in f:
-            position["line"] += 1
-            try:
-                text = raw.decode(encoding)
-            except UnicodeDecodeError as exc:
+        for number, raw in bounded_lines(f, limits.max_line_bytes):
+            position["line"] = number
+            if raw is None:
                 ex.reject(
                     source,
-                    position["line"],
-                    raw.decode(encoding, errors="replace").rstrip("\r\n"),
-                    f"undecodable bytes for {encoding} at byte {exc.start}",
+                    number,
+                    "",
+                    f"line longer than {limits.max_line_bytes:,} bytes "
+                    "(limit ONESOURCE_READ_MAX_LINE_BYTES)",
                 )
                 continue
-            if position["line"] == 1 and text.startswith("\ufeff"):
+            text, reason = decode_line(raw, encoding, gb)
+            if text is None:
+                if number > spec.header_row:
+                    shown = raw.decode(encoding, errors="replace").rstrip("\r\n")
+                    ex.reject(source, number, shown, reason or "undecodable")
+                continue
+            if number == 1 and text.startswith("\ufeff"):
                 text = text[1:]
             yield text
 
@@ -256,7 +321,23 @@ def _csv_exact(
     seen = 0
     with open_file() as f:
         reader = csv.reader(lines(f), delimiter=spec.delimiter)
-        for record in reader:
+        ended = 0  # the last line of the previous record
+        while True:
+            try:
+                record = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                # a field over the limit (often an unbalanced quote): where the next record
+                # starts cannot be known, so the file is refused, naming the lines
+                start, stop = ended + 1, position["line"]
+                where = f"line {start}" + (f" (to line {stop})" if stop > start else "")
+                raise ReadLimitError(
+                    f"{source}: {where}: {exc}",
+                    limit="max_field_chars",
+                    value=limits.max_field_chars,
+                ) from None
+            ended = position["line"]
             if position["line"] <= spec.header_row:
                 continue
             if not record or all(v == "" for v in record):
@@ -381,10 +462,10 @@ def _parquet(
 
     with open_file() as f:
         pf = pq.ParquetFile(f)
-        check_headers(ex, resource, spec, pf.schema_arrow.names, source)
+        names = check_headers(ex, resource, spec, pf.schema_arrow.names, source)
         offset = 0
         for raw in pf.iter_batches(batch_size=spec.batch_rows):
-            raw = raw.rename_columns(_rename(raw.schema.names, spec.columns))
+            raw = raw.rename_columns(names)
             yield ex.cast(raw, resource, source=source, lines=row_numbers(offset))
             offset += raw.num_rows
 
@@ -394,8 +475,17 @@ def _jsonl(
 ) -> Iterator[pa.RecordBatch]:
     records: list[dict[str, Any]] = []
     numbers: list[int] = []
+    limit = spec.limits.max_line_bytes
     with open_file() as f:
-        for number, raw in enumerate(f, start=1):
+        for number, raw in bounded_lines(f, limit):
+            if raw is None:
+                ex.reject(
+                    source,
+                    number,
+                    "",
+                    f"line longer than {limit:,} bytes (limit ONESOURCE_READ_MAX_LINE_BYTES)",
+                )
+                continue
             if not raw.strip():
                 continue
             try:

@@ -98,9 +98,7 @@ def _race(env: dict[str, str], drops: list[Path]) -> None:
     """Pushes in threads and in processes, plus ingests of a files resource in processes."""
     procs = [_spawn("push", m, env) for m in range(PUSHERS + 1, PUSHERS + 3)]
     # each ingest process reads its own drop folder: disjoint students, one resource
-    procs += [
-        _spawn("ingest", 0, {**env, "ONESOURCE_CONN_EDU_DROP": f"file://{d}"}) for d in drops
-    ]
+    procs += [_spawn("ingest", 0, {**env, "ONESOURCE_CONN_EDU_DROP": f"file://{d}"}) for d in drops]
     results: list[dict[str, Any]] = []
     barrier = threading.Barrier(PUSHERS)
 
@@ -164,4 +162,3 @@ def test_concurrent_pushes_and_ingests_keep_every_row_postgresql(
     }
     _race(env, _drops(tmp_path))
     _check(Store.open())
-
