@@ -19,6 +19,12 @@ class ExchangeSettings(BaseSettings):
     max_push_bytes: int = Field(
         64_000_000, ge=1, description="largest pushed file accepted (413 above)"
     )
+    max_push_rows: int = Field(
+        2_000_000, ge=1, description="rows one pushed file may hold (413 above)"
+    )
+    max_push_columns: int = Field(
+        500, ge=1, description="columns in a pushed file's header (422 above)"
+    )
     rate_per_second: float = Field(
         200.0, ge=0, description="sustained calls per department per second; 0 disables the limit"
     )

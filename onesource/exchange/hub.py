@@ -84,7 +84,7 @@ class Exchange:
         self.audit = AuditLog(store.engine)
         self.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
         self.indexes = IndexCache(store)
-        self.pushes = PushBook(store)
+        self.pushes = PushBook(store, settings)
         self._ttl = _Ttl(secs)
         self._lock = threading.Lock()
         self._policy_catalog: Catalog | None = None

@@ -9,17 +9,28 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from onesource.exchange.errors import InvalidRequestError, NotOwnerError, UnknownError
+from onesource.exchange.errors import (
+    InvalidRequestError,
+    NotOwnerError,
+    PayloadTooLargeError,
+    UnknownError,
+)
 from onesource.store.db import session
 from onesource.store.exchange_models import Push
 from onesource.store.models import Run
 from onesource.store.records import new_id, utcnow
 from schemas.catalog import Catalog
-from schemas.errors import OneSourceError
+from schemas.errors import OneSourceError, TransientError
 
 if TYPE_CHECKING:
+    from onesource.exchange.config import ExchangeSettings
     from onesource.store import Store
 
+# the exchange's own limits on pushed files (ExchangeSettings), by reader limit name
+PUSH_LIMITS = {
+    "max_rows": "ONESOURCE_EXCHANGE_MAX_PUSH_ROWS",
+    "max_columns": "ONESOURCE_EXCHANGE_MAX_PUSH_COLUMNS",
+}
 FORMATS = {"csv": "csv", "parquet": "parquet", "pq": "parquet", "json": "json", "jsonl": "json"}
 
 
@@ -54,8 +65,9 @@ def detect_format(filename: str, fmt: str | None) -> str:
 
 
 class PushBook:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, settings: ExchangeSettings | None = None) -> None:
         self.store = store
+        self.settings = settings
 
     def push(
         self,
@@ -80,10 +92,15 @@ class PushBook:
                 hint="ask the data administration to change its connector to type: push",
             )
         kind = detect_format(filename, fmt)
+        from connectors.limits import ReadLimitError
         from onesource.pipeline.ingest import ingest_push
 
         push_id = new_id()
         created = utcnow()
+        if self.settings is None:
+            from onesource.exchange.config import get_exchange_settings
+
+            self.settings = get_exchange_settings()
         try:
             result = ingest_push(
                 resource,
@@ -93,12 +110,28 @@ class PushBook:
                 department=department,
                 store=self.store,
                 catalog=catalog,
+                max_rows=self.settings.max_push_rows,
+                max_columns=self.settings.max_push_columns,
             )
         except (OneSourceError, ValueError, UnicodeError) as exc:
             run_id = self._last_run(resource, department, created)
             self._record(
                 push_id, department, resource, run_id, filename, kind, None, "failed", created
             )
+            if isinstance(exc, TransientError):
+                raise  # a busy store, a lost commit race: 503, the department retries
+            if isinstance(exc, ReadLimitError):
+                setting = PUSH_LIMITS.get(exc.limit, f"ONESOURCE_READ_{exc.limit.upper()}")
+                error = PayloadTooLargeError if exc.limit == "max_rows" else InvalidRequestError
+                raise error(
+                    f"push {push_id} of {filename!r} to {resource!r} refused: {exc.message}",
+                    hint=f"the limit is {setting}={exc.value}; "
+                    + (
+                        "split the file into smaller pushes"
+                        if exc.limit == "max_rows"
+                        else "fix the file"
+                    ),
+                ) from exc
             raise InvalidRequestError(
                 f"push {push_id} of {filename!r} to {resource!r} failed: {exc}",
                 hint="fix the file and push again; GET /api/exchange/pushes/" + push_id,

@@ -122,8 +122,13 @@ def ingest_push(
     store: Store | None = None,
     catalog: Catalog | None = None,
     now: datetime | None = None,
+    max_rows: int | None = None,
+    max_columns: int | None = None,
 ) -> IngestResult:
-    """Run a department's pushed batch through the same check and commit pipeline."""
+    """Run a department's pushed batch through the same check and commit pipeline.
+
+    ``max_rows`` / ``max_columns`` bound the file (``ReadLimitError`` names the limit).
+    """
     from connectors.push import read_push
 
     store, catalog, res = _context(resource, store, catalog)
@@ -134,7 +139,15 @@ def ingest_push(
     schema = resource_schema(catalog, res)
     handle = store.begin_run("push", resource, department, {"filename": filename, "format": fmt})
     try:
-        extraction = read_push(res, schema, data, filename=filename, fmt=fmt)
+        extraction = read_push(
+            res,
+            schema,
+            data,
+            filename=filename,
+            fmt=fmt,
+            max_rows=max_rows,
+            max_columns=max_columns,
+        )
         return _process(
             store,
             catalog,
@@ -201,6 +214,8 @@ def _process(
     landed = (
         store.read_run_file("raw", res.name, run_id) if result.rows_read else schema.empty_table()
     )
+    # one set of counts everywhere: read = good + quarantined (failed a check) + unparsable
+    result.rows_read += result.rows_unparsed
 
     incremental = bool(getattr(res.connector, "incremental", None)) or res.connector.type in (
         "files",
@@ -227,7 +242,7 @@ def _process(
     report = _report_dict(outcome.report)
     report["run_id"] = run_id
     report["unparsed_rows"] = result.rows_unparsed
-    result.rows_quarantined = outcome.quarantine.num_rows + result.rows_unparsed
+    result.rows_quarantined = outcome.quarantine.num_rows
 
     # 3. consistency of other departments' copies against their sources (a report, never a change)
     consistency = _consistency(store, catalog, res, outcome.good)
@@ -318,6 +333,7 @@ def _stats(report: dict[str, Any]) -> dict[str, Any]:
         "failure_share",
         "warnings",
         "rejected",
+        "unparsed_rows",
     )
     return {k: report[k] for k in keep if k in report}
 
