@@ -31,6 +31,11 @@ class Issue:
     code: str = "catalog-invalid"
     line: int | None = None
     column: int | None = None
+    severity: str = "error"  # "error" fails validation; "notice" is shown (reasoned exceptions)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
 
     @property
     def where(self) -> str:
@@ -45,7 +50,7 @@ class Issue:
         return out
 
     def __str__(self) -> str:
-        text = f"{self.where}: "
+        text = f"{self.where}: " + ("" if self.is_error else f"{self.severity}: ")
         if self.path:
             text += f"{self.dotted}: "
         text += self.message
@@ -112,6 +117,7 @@ class Findings:
         code: str = "catalog-invalid",
         *,
         subject: str = "",
+        severity: str = "error",
     ) -> None:
         b = self.broken
         if b is not None and (
@@ -122,4 +128,4 @@ class Findings:
             or (code == "no-source" and subject in b.resource_departments)
         ):
             return
-        self.issues.append(Issue(file, path, message, hint, code))
+        self.issues.append(Issue(file, path, message, hint, code, severity=severity))

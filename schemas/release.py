@@ -74,6 +74,17 @@ class ReleaseInput(Model):
         return self.resource or self.entity or ""
 
 
+class OpenException(Model):
+    """A reasoned exception: a conditional field published as-is in an open release.
+
+    ``catalog validate`` shows every exception as a notice; it never lifts
+    ``none`` fields or negative-list elements.
+    """
+
+    reason: Text = Field(description="why this field may be opened as it is")
+    basis: Text = Field(description="legal or policy basis, e.g. a regulation and article")
+
+
 class ReleaseColumn(Model):
     source: str = Field(
         pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$", description="<input>.<field>"
@@ -85,6 +96,9 @@ class ReleaseColumn(Model):
     top: float | None = None
     title: str | None = None
     description: str | None = None
+    open_exception: OpenException | None = Field(
+        None, description="publish a conditional field unchanged in an open release, with reasons"
+    )
 
     @model_validator(mode="after")
     def _technique_args(self) -> ReleaseColumn:

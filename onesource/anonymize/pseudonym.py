@@ -3,7 +3,10 @@
 A pseudonym is 32 lowercase hex characters.  The key is secret and differs
 per release, so pseudonyms of the same person cannot be linked across
 releases and cannot be recomputed by anyone without the key (an unkeyed
-hash of an ID number falls to enumeration in about a second).
+hash of an ID number falls to enumeration in about a second).  When only
+the hub-wide key is set, each release's key is derived from it with
+HKDF-SHA256 (RFC 5869) and the release's name; releases that declare each
+other in ``links_with`` derive one shared key from their names together.
 
 Speed: values are deduplicated through dictionary encoding; HMAC-SHA256 is
 computed from pre-keyed inner/outer SHA-256 states (RFC 2104, identical
@@ -45,14 +48,38 @@ def release_key_variable(release_name: str) -> str:
     return "ONESOURCE_RELEASE_KEY_" + re.sub(r"[^A-Z0-9]+", "_", release_name.upper()).strip("_")
 
 
-def release_key(release_name: str) -> bytes:
+KDF_INFO = b"onesource release pseudonym key v1"
+
+
+def derive_release_key(global_key: bytes, releases: Iterable[str]) -> bytes:
+    """HKDF-SHA256 (RFC 5869, no salt) of ``global_key`` for a set of release names.
+
+    The info string is :data:`KDF_INFO`, a NUL, then the sorted names joined
+    by NUL: one release alone gets a key of its own; releases that may link
+    get the same key.  32 bytes.
+    """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    names = sorted(set(releases))
+    if not names:
+        raise ReleaseKeyError("a release key is derived for at least one release name")
+    info = KDF_INFO + b"\0" + b"\0".join(n.encode("utf-8") for n in names)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(global_key)
+
+
+def release_key(release_name: str, links_with: Iterable[str] = ()) -> bytes:
     """The secret pseudonym key of a release, from the environment.
 
     Reads ``ONESOURCE_RELEASE_KEY_<NAME>`` (name upper-cased, other
-    characters as ``_``), else ``ONESOURCE_RELEASE_KEY``.  The value is
-    taken as UTF-8 bytes, or hex after a ``hex:`` prefix.  There is no
-    default key: raises :class:`ReleaseKeyError` naming the variable when
-    it is missing or shorter than 32 bytes.
+    characters as ``_``) and uses it as it is; else derives the release's
+    key from the hub-wide ``ONESOURCE_RELEASE_KEY`` with
+    :func:`derive_release_key` over ``release_name`` and ``links_with`` (the
+    releases it declares it may link with), so two releases never share
+    pseudonyms unless both declare it.  The value is taken as UTF-8 bytes,
+    or hex after a ``hex:`` prefix.  There is no default key: raises
+    :class:`ReleaseKeyError` naming the variable when it is missing or
+    shorter than 32 bytes.
     """
     specific = release_key_variable(release_name)
     for var in (specific, "ONESOURCE_RELEASE_KEY"):
@@ -65,7 +92,9 @@ def release_key(release_name: str) -> bytes:
                 f"{var} holds {len(key)} bytes; a release key needs at least {MIN_KEY_BYTES}",
                 hint=f"set {var} to a random secret, e.g. hex:$(openssl rand -hex 32)",
             )
-        return key
+        if var == specific:
+            return key
+        return derive_release_key(key, [release_name, *links_with])
     raise ReleaseKeyError(
         f"no pseudonym key for release {release_name!r}: {specific} is not set "
         "(nor ONESOURCE_RELEASE_KEY)",

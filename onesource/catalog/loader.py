@@ -32,12 +32,21 @@ class LoadResult:
     files: int = 0
 
     @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.is_error]
+
+    @property
+    def notices(self) -> list[Issue]:
+        """Shown, never failing: reasoned exceptions the catalog declares."""
+        return [i for i in self.issues if not i.is_error]
+
+    @property
     def ok(self) -> bool:
-        return not self.issues
+        return not self.errors
 
     def raise_for_issues(self) -> Catalog:
-        if self.issues:
-            raise CatalogError(self.issues, _summary(self.issues))
+        if self.errors:
+            raise CatalogError(self.errors, _summary(self.errors))
         return self.catalog
 
 
@@ -80,6 +89,7 @@ class _Loader:
         message: str,
         hint: str | None = None,
         code: str = "catalog-invalid",
+        severity: str = "error",
     ) -> None:
         line, col = None, None
         data = self.positioned(file)
@@ -89,7 +99,7 @@ class _Loader:
                 line, col = mark
         elif file in self.parsed:
             line, col = 1, 1
-        self.issues.append(Issue(file, path, message, hint, code, line, col))
+        self.issues.append(Issue(file, path, message, hint, code, line, col, severity))
 
     def positioned(self, file: str) -> Any:
         """The file parsed again with positions, only when a message needs them."""
@@ -182,7 +192,7 @@ class _Loader:
             resource_departments=frozenset(b["resource_departments"]),
         )
         for issue in rules.check(self.catalog, broken):
-            self.add(issue.file, issue.path, issue.message, issue.hint, issue.code)
+            self.add(issue.file, issue.path, issue.message, issue.hint, issue.code, issue.severity)
         self.issues.sort(key=lambda i: (i.file, i.line or 0, i.column or 0))
         return LoadResult(self.catalog, self.issues, self.files)
 

@@ -20,6 +20,7 @@ def as_json(result: LoadResult) -> str:
                     "column": i.column,
                     "path": i.dotted,
                     "code": i.code,
+                    "severity": i.severity,
                     "message": i.message,
                     "hint": i.hint,
                     "text": str(i),
@@ -34,7 +35,7 @@ def as_json(result: LoadResult) -> str:
 
 def as_junit(result: LoadResult) -> str:
     by_file: dict[str, list[str]] = {}
-    for issue in result.issues:
+    for issue in result.errors:  # notices are not failures
         by_file.setdefault(issue.file, []).append(str(issue))
     cases = []
     for file, texts in sorted(by_file.items()):

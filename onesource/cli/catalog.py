@@ -48,10 +48,13 @@ def validate(
             f"{result.files} files: {len(c.departments)} departments, {len(c.elements)} elements, "
             f"{len(c.resources)} resources, {len(c.releases)} releases"
         )
+        notices = f" ({len(result.notices)} notice(s))" if result.notices else ""
         if result.ok:
-            console.print(f"[green]ok[/] {summary}", highlight=False)
+            console.print(f"[green]ok[/] {summary}{notices}", highlight=False)
         else:
-            console.print(f"[red]{len(result.issues)} problem(s)[/] in {summary}", highlight=False)
+            console.print(
+                f"[red]{len(result.errors)} problem(s)[/] in {summary}{notices}", highlight=False
+            )
     raise typer.Exit(0 if result.ok else 1)
 
 

@@ -5,7 +5,9 @@ import pyarrow as pa
 import pytest
 
 from onesource.anonymize.pseudonym import (
+    KDF_INFO,
     ReleaseKeyError,
+    derive_release_key,
     pseudonymize,
     pseudonymize_scalar,
     release_key,
@@ -63,9 +65,50 @@ def test_release_key_from_specific_then_generic(monkeypatch):
     var = release_key_variable("people-by-district 2024")
     assert var == "ONESOURCE_RELEASE_KEY_PEOPLE_BY_DISTRICT_2024"
     monkeypatch.setenv("ONESOURCE_RELEASE_KEY", "g" * 32)
-    assert release_key("people-by-district 2024") == b"g" * 32
+    # the hub-wide key is never used as it is: each release derives its own
+    assert release_key("people-by-district 2024") == _hkdf_sha256(
+        b"g" * 32, KDF_INFO + b"\0people-by-district 2024"
+    )
     monkeypatch.setenv(var, "hex:" + "ab" * 32)
     assert release_key("people-by-district 2024") == b"\xab" * 32
+
+
+def _hkdf_sha256(ikm: bytes, info: bytes, length: int = 32) -> bytes:
+    """RFC 5869 written out with hmac (the oracle for cryptography's HKDF)."""
+    import hashlib
+    import hmac
+
+    prk = hmac.new(b"\0" * 32, ikm, hashlib.sha256).digest()
+    out, block = b"", b""
+    for i in range(1, -(-length // 32) + 1):
+        block = hmac.new(prk, block + info + bytes([i]), hashlib.sha256).digest()
+        out += block
+    return out[:length]
+
+
+def test_hkdf_oracle_matches_rfc5869_test_case_3():
+    ikm = bytes.fromhex("0b" * 22)
+    okm = _hkdf_sha256(ikm, b"", 42)
+    assert okm.hex() == (
+        "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8"
+    )
+
+
+def test_only_the_global_key_set_gives_every_release_its_own_pseudonyms(monkeypatch):
+    """Attack: two releases pseudonymize the same 3,000 ID numbers with only the
+    hub-wide key set; they must share no pseudonym unless both declare the link."""
+    monkeypatch.setenv("ONESOURCE_RELEASE_KEY", "g" * 32)
+    for name in ("research_a", "research_b"):
+        monkeypatch.delenv(release_key_variable(name), raising=False)
+    ids = pa.array([f"33010219800101{i:04d}" for i in range(3000)])
+    a = set(pseudonymize(ids, release_key("research_a")).to_pylist())
+    b = set(pseudonymize(ids, release_key("research_b")).to_pylist())
+    assert len(a) == 3000 and len(a & b) == 0
+    # declared on both sides: one key from both names, every pseudonym shared
+    la = release_key("research_a", links_with=["research_b"])
+    lb = release_key("research_b", links_with=["research_a"])
+    assert la == lb == derive_release_key(b"g" * 32, ["research_b", "research_a"])
+    assert set(pseudonymize(ids, la).to_pylist()) == set(pseudonymize(ids, lb).to_pylist())
 
 
 def test_release_key_missing_names_the_variable(monkeypatch):
