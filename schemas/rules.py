@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from schemas import governance
 from schemas.catalog import Catalog, Findings, Issue
 from schemas.connector import FilesConnector, SqlConnector
 from schemas.quality import InSetRule, UniqueRule
@@ -123,6 +124,7 @@ def _resources(cat: Catalog, out: Findings) -> None:
                     subject=spec.code_list,
                 )
         _resource_refs(cat, res, file, out)
+        governance.check_in_set(cat, res, file, out)
 
 
 def _resource_refs(cat: Catalog, res: Resource, file: str, out: Findings) -> None:
@@ -418,6 +420,7 @@ def _release_column(
             "unknown-code-list",
             subject=col.hierarchy.code_list,
         )
+    governance.check_column(cat, rel, name, col, res, field_name, element_id, banned, file, out)
     if tech is Technique.drop:
         return
     if element_id in banned:

@@ -38,6 +38,15 @@ class ExchangeSettings(BaseSettings):
         "changes made through this process apply at once, others within this delay",
     )
     request_deadline_working_days: int = Field(10, ge=1, description="days an owner has to answer")
+    auth_failure_window: float = Field(
+        60.0, gt=0, description="seconds of unauthenticated calls per address summed in one entry"
+    )
+    auth_failure_rate: float = Field(
+        1.0, ge=0, description="failed authentications per address per second, sustained"
+    )
+    auth_failure_burst: float = Field(
+        20.0, ge=1, description="failed authentications an address may make before 429s"
+    )
 
 
 @lru_cache(maxsize=1)

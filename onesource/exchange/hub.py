@@ -4,7 +4,9 @@ log, the rate limiter and the caches (catalog, current versions, indexes).
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +22,7 @@ from onesource.exchange.keys import KeyRing
 from onesource.exchange.policy import ResourceAccess, resource_access
 from onesource.exchange.pushes import PushBook
 from onesource.exchange.ratelimit import RateLimiter
+from onesource.exchange.summaries import FailureTally
 from onesource.exchange.verification import IndexCache, check_key, plan, same
 from schemas.catalog import Catalog
 from schemas.resource import Resource
@@ -83,6 +86,11 @@ class Exchange:
         self.grants = GrantBook(store.engine, secs, settings.request_deadline_working_days)
         self.audit = AuditLog(store.engine)
         self.limiter = RateLimiter(settings.rate_per_second, settings.rate_burst)
+        self.auth_failures = FailureTally(
+            settings.auth_failure_window, settings.auth_failure_rate, settings.auth_failure_burst
+        )
+        ref = weakref.ref(self)
+        atexit.register(lambda: (ex := ref()) is not None and ex.flush_summaries())
         self.indexes = IndexCache(store)
         self.pushes = PushBook(store, settings)
         self._ttl = _Ttl(secs)
@@ -90,6 +98,13 @@ class Exchange:
         self._policy_catalog: Catalog | None = None
         # bounded: departments x resources x grant states
         self._policy_memo: LRUCache[tuple[object, ...], ResourceAccess] = LRUCache(4096)
+
+    def flush_summaries(self) -> int:
+        """Write every open per-address summary now (at exit, or for a test); returns how many."""
+        records = self.auth_failures.due(everything=True)
+        if records:
+            self.audit.append_many(records)
+        return len(records)
 
     # catalog and versions
 

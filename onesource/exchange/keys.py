@@ -102,6 +102,7 @@ class KeyRing:
         ttl = max(cache_seconds, 1e-6)
         self._known: TTLCache[str, _Cached] = TTLCache(KNOWN_CACHE_SIZE, ttl)
         self._unknown: TTLCache[str, _Cached] = TTLCache(UNKNOWN_CACHE_SIZE, ttl)
+        self._good: TTLCache[str, str] = TTLCache(KNOWN_CACHE_SIZE, 3600)
         self._lock = threading.Lock()
 
     def issue(self, department: str) -> IssuedKey:
@@ -174,8 +175,24 @@ class KeyRing:
         if entry.key_hash is None or not hmac.compare_digest(presented, entry.key_hash):
             raise AuthInvalidError("unknown or revoked API key", hint="ask for a new key")
         assert entry.department is not None
+        if prefix not in self._good:
+            with self._lock:
+                self._good[prefix] = entry.key_hash
         self._touch(entry)
         return entry.department
+
+    def recently_good(self, key: str) -> bool:
+        """Whether ``key`` authenticated in this process within the last hour (no DB access).
+
+        Not an authentication (a revocation is not seen here): it only lets a department
+        through a throttle meant for garbage, to the real check.
+        """
+        parts = split_key(key)
+        if parts is None:
+            return False
+        with self._lock:
+            good = self._good.get(parts[0])
+        return good is not None and hmac.compare_digest(hash_secret(*parts), good)
 
     def _lookup(self, prefix: str) -> _Cached:
         now = time.monotonic()

@@ -53,8 +53,10 @@ def test_unauthenticated_calls_are_refused_and_audited(
 ) -> None:
     resp = client.get(f"{API}/resources", headers=headers)
     assert resp.status_code == 401 and error_code(resp) == code
+    assert exchange_for(hub.app).flush_summaries() == 1  # counted per address, in summary
     last = AuditLog(hub.store.engine).query(limit=1)[0]
     assert last["department"] is None and last["status_code"] == 401
+    assert last["result"] == "auth-failures" and last["row_count"] == 1
 
 
 def test_x_api_key_header_works(hub: Hub, client: TestClient) -> None:
@@ -234,8 +236,9 @@ def test_body_limit_413(hub_home: Path, monkeypatch: pytest.MonkeyPatch) -> None
     big = {"key": {"id_number": "1"}, "claims": {"name": "x" * 5000}}
     resp = client.post(f"{API}/verify", json=big, headers=auth(hub, "edu"))
     assert resp.status_code == 413 and error_code(resp) == "payload-too-large"
+    exchange_for(hub.app).flush_summaries()  # refused before authentication: in summary
     last = AuditLog(hub.store.engine).query(limit=1)[0]
-    assert last["status_code"] == 413
+    assert last["status_code"] == 413 and last["result"] == "auth-failures"
 
 
 def test_rate_limit_429_with_retry_after(hub_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

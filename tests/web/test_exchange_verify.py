@@ -12,6 +12,7 @@ from starlette.testclient import TestClient
 
 from onesource.exchange.audit import AuditLog
 from onesource.web.exchange.models import VerifyOut
+from onesource.web.exchange.runtime import exchange_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.exchange.fixtures import Hub, make_hub
@@ -166,6 +167,12 @@ def test_refusals_are_clear_4xx_and_audited(
     assert error_code(resp) == code
     if status == 401:
         assert resp.headers["www-authenticate"] == "Bearer"
+        # no department to hold to account: counted per address, audited in summary
+        assert exchange_for(hub.app).flush_summaries() == 1
+        entry = last_entry(hub)
+        assert entry["result"] == "auth-failures" and entry["fields"] == [URL]
+        assert entry["status_code"] == 401 and entry["row_count"] == 1
+        return
     entry = last_entry(hub)
     assert entry["endpoint"] == URL and entry["status_code"] == status
     assert entry["result"] == (audit_result or "unauthenticated")

@@ -51,6 +51,7 @@ def _error_body(status: int, code: str, message: str) -> tuple[dict[str, Any], l
         "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
+            *([(b"retry-after", b"1")] if status == 503 else []),
         ],
     }
     return start, [{"type": "http.response.body", "body": body, "more_body": False}]
@@ -70,7 +71,8 @@ class ExchangeMiddleware:
             return
         started = time.perf_counter()
         ex = exchange_for(scope["app"])
-        ctx = AuditContext()
+        client = scope.get("client")
+        ctx = AuditContext(client=str(client[0]) if client else None)
         scope[AUDIT_SCOPE_KEY] = ctx
         is_push = scope["method"] == "POST" and path.endswith("/pushes")
         limit = ex.settings.max_push_bytes if is_push else ex.settings.max_body_bytes
@@ -88,6 +90,15 @@ class ExchangeMiddleware:
                 status = int(message["status"])
                 route = scope.get("route")
                 endpoint = getattr(route, "path", None) or path
+                if ctx.department is None and status >= 400:
+                    # no department to hold to account: counted per address, logged in summary
+                    for summary in ex.auth_failures.count(ctx.client, endpoint, status):
+                        ex.audit.submit(summary)
+                    state["sent"] = True
+                    await send(message)
+                    return
+                for summary in ex.auth_failures.due():
+                    ex.audit.submit(summary)
                 record = AuditRecord(
                     department=ctx.department,
                     endpoint=endpoint,

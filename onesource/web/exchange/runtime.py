@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from onesource.exchange.config import get_exchange_settings
-from onesource.exchange.errors import AuthRequiredError
+from onesource.exchange.errors import AuthInvalidError, AuthRequiredError, RateLimitedError
 from onesource.exchange.hub import Exchange
 
 AUDIT_SCOPE_KEY = "onesource.audit"
@@ -33,6 +33,7 @@ class AuditContext:
     purpose: str | None = None
     row_count: int | None = None
     result: str | None = None
+    client: str | None = None  # the caller's address (uvicorn --proxy-headers behind a proxy)
 
 
 def freeze_heap() -> None:
@@ -96,12 +97,28 @@ def key_from_headers(authorization: str | None, x_api_key: str | None) -> str | 
 
 
 def authenticate(ex: Exchange, ctx: AuditContext, key: str | None) -> str:
-    """The department whose key signed the call; rate limited per department."""
+    """The department whose key signed the call; rate limited per department.
+
+    An address past its burst of failed authentications gets 429 without a key lookup,
+    unless the key is one this process already knows (a department behind the same NAT).
+    """
+    failures = ex.auth_failures
+    wait = failures.throttled(ctx.client)
+    if wait is not None and (not key or not ex.keys.recently_good(key)):
+        ctx.result = "auth-throttled"
+        raise RateLimitedError(
+            "too many calls without a valid API key from this address", retry_after=wait
+        )
     if not key:
+        failures.failed(ctx.client)
         raise AuthRequiredError(
             "no API key", hint="send Authorization: Bearer <key> or X-API-Key: <key>"
         )
-    department = ex.keys.authenticate(key)
+    try:
+        department = ex.keys.authenticate(key)
+    except AuthInvalidError:
+        failures.failed(ctx.client)
+        raise
     ctx.department = department
     ex.limiter.check(department)
     return department
