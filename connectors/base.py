@@ -55,6 +55,16 @@ class FileRef:
 
 
 @dataclass(frozen=True)
+class QuarantinedFile:
+    """A whole file that could not be read, and why; none of its rows were taken."""
+
+    path: str
+    sha256: str
+    size: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Reject:
     """A row that could not be parsed or cast; it goes to the run's unparsed rows."""
 
@@ -85,6 +95,8 @@ class Extraction:
         self.rejects: list[Reject] = []
         self.files: list[FileRef] = []
         self.skipped: list[FileRef] = []
+        self.quarantined: list[QuarantinedFile] = []
+        self.extra_columns: dict[str, list[str]] = {}  # file -> headers no field reads
         self.new_watermark: Any = None
         self._produce = produce
         self._started = False
@@ -189,6 +201,7 @@ class Source(Protocol):
 __all__ = [
     "Extraction",
     "FileRef",
+    "QuarantinedFile",
     "Reject",
     "Source",
     "SourceState",

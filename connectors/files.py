@@ -4,23 +4,41 @@ The connection names a local folder or any fsspec URL (``memory://``,
 ``s3://bucket/prefix`` with s3fs installed).  Every file matching the
 connector's ``pattern`` is hashed (sha256 of its bytes); a file whose content
 was processed before (``state.seen``) is skipped and listed in
-``extraction.skipped``, so a re-dropped identical file changes nothing.
+``extraction.skipped``, so a re-dropped identical file changes nothing, and a
+corrected file under the same name (new content, new hash) is read again.
+
+Each file is judged on its own: a file that cannot be read (corrupt Parquet
+or xlsx, undecodable, a missing column, a malformed header, over a limit) is
+listed in ``extraction.quarantined`` with its path and the reason and
+contributes no rows; the other files are read.  The pipeline records it in
+the manifest as ``quarantined``, so it is not read again until its content
+changes.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any, ClassVar
 
 import pyarrow as pa
 
-from connectors.base import Extraction, FileRef, SourceState
+from connectors.base import Extraction, FileRef, QuarantinedFile, SourceState
 from connectors.connection import get_connection
 from connectors.readers import ReadSpec, read_stream
 from schemas.connector import FilesConnector
-from schemas.errors import ConfigError, SourceUnavailableError
+from schemas.errors import (
+    ConfigError,
+    OneSourceError,
+    SchemaDriftError,
+    SourceUnavailableError,
+    TransientError,
+)
 from schemas.resource import Resource
+
+# a file's rows are held back until the file is read completely up to this size, so that a
+# file failing half way is quarantined whole (bigger files stream, and fail the run)
+HOLD_BYTES = 256 << 20
 
 
 class FilesSource:
@@ -43,6 +61,7 @@ class FilesSource:
             header_row=spec.header_row,
             columns=dict(spec.columns),
         )
+        buffer_bytes = HOLD_BYTES
 
         def produce(ex: Extraction) -> Iterator[pa.RecordBatch]:
             fs, paths = list_files(root, spec.pattern, spec.connection)
@@ -54,18 +73,82 @@ class FilesSource:
                     ex.skipped.append(ref)
                     continue
                 taken.add(sha)
-                before = ex.rows
 
                 def opener(p: str = path) -> IO[bytes]:
                     handle: IO[bytes] = fs.open(p, "rb")
                     return handle
 
-                yield from read_stream(ex, resource.name, read, opener, ref.path)
-                # ex.rows counts batches as the consumer takes them, so by the
-                # time this line runs every batch of this file has been counted
-                ex.files.append(FileRef(ref.path, ref.sha256, ref.size, rows=ex.rows - before))
+                yield from _one_file(ex, resource.name, read, opener, ref, buffer_bytes)
 
         return Extraction(schema, produce, state)
+
+
+def _one_file(
+    ex: Extraction,
+    resource: str,
+    read: ReadSpec,
+    opener: Callable[[], IO[bytes]],
+    ref: FileRef,
+    buffer_bytes: int,
+) -> Iterator[pa.RecordBatch]:
+    """The batches of one file, or none and the file quarantined when it cannot be read.
+
+    A file's batches are held back until the whole file has been read (up to
+    ``buffer_bytes``), so that a file failing half way contributes no rows.
+    A bigger file streams; if it then fails, the run fails, naming the file.
+    """
+    rejects = len(ex.rejects)
+    held: list[pa.RecordBatch] = []
+    size = 0
+    streamed = 0
+    try:
+        for batch in read_stream(ex, resource, read, opener, ref.path):
+            if size + batch.nbytes <= buffer_bytes:
+                held.append(batch)
+                size += batch.nbytes
+                continue
+            for early in held:  # too big to hold: stream from here on
+                streamed += early.num_rows
+                yield early
+            held = []
+            buffer_bytes = -1
+            streamed += batch.num_rows
+            yield batch
+    except Exception as exc:
+        if streamed or not _file_fault(exc):
+            raise _named(exc, ref.path) from exc
+        del ex.rejects[rejects:]  # this file's rows are all quarantined with it
+        ex.quarantined.append(QuarantinedFile(ref.path, ref.sha256, ref.size, _reason(exc)))
+        return
+    rows = streamed + sum(b.num_rows for b in held)
+    yield from held
+    ex.files.append(FileRef(ref.path, ref.sha256, ref.size, rows=rows))
+
+
+def _file_fault(exc: BaseException) -> bool:
+    """Errors that belong to one file (bad bytes, drift, limits), not to the drop or the hub."""
+    import zipfile
+
+    if isinstance(exc, TransientError):
+        return False  # the drop itself is unreachable: retry the run
+    return isinstance(
+        exc,
+        OneSourceError | pa.ArrowException | zipfile.BadZipFile | ValueError | KeyError | OSError,
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    code = getattr(exc, "code", None) or type(exc).__name__
+    return f"[{code}] {text}"
+
+
+def _named(exc: BaseException, path: str) -> BaseException:
+    if isinstance(exc, OneSourceError) and path in str(exc):
+        return exc
+    if isinstance(exc, TransientError):
+        return exc
+    return SchemaDriftError(f"{path}: cannot read this file: {_reason(exc)}")
 
 
 def list_files(root: str, pattern: str, conn_id: str) -> tuple[Any, list[str]]:

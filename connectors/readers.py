@@ -25,7 +25,7 @@ from typing import IO, Any
 import pyarrow as pa
 
 from connectors.base import Extraction, row_numbers
-from connectors.limits import ReadLimitError, ReadLimits, check_header_names
+from connectors.limits import ReadLimitError, ReadLimits, check_header_names, clean_name
 from connectors.textlines import bounded_lines, decode_line, has_utf8_lines, is_gb
 from schemas.errors import SchemaDriftError
 
@@ -107,6 +107,10 @@ def check_headers(
     from connectors.errors import ColumnDriftError
 
     names = check_header_names(headers, source, spec.limits, spec.columns)
+    wanted = {f.name.lower() for f in ex.schema}
+    extra = [h for h, n in zip(headers, names, strict=True) if n.lower() not in wanted]
+    if extra:  # ignored, and reported with the run (docs/connectors.md: schema drift)
+        ex.extra_columns[source] = [clean_name(h) for h in extra]
     back = {field: header for header, field in spec.columns.items()}
     for fld in ex.schema:
         if find_column(names, fld.name) is None:

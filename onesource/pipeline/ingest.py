@@ -18,6 +18,13 @@ from typing import Any
 import pyarrow as pa
 
 from onesource.pipeline.commit import commit_rows
+from onesource.pipeline.findings import (
+    add_findings,
+    counts,
+    files_line,
+    quarantined_files,
+    record_quarantined_files,
+)
 from onesource.store import Store
 from schemas.arrow import resource_schema
 from schemas.catalog import Catalog
@@ -38,6 +45,7 @@ class IngestResult:
     rows_quarantined: int = 0
     rows_unparsed: int = 0
     files_skipped: int = 0
+    files_quarantined: list[dict[str, Any]] = field(default_factory=list)
     report: dict[str, Any] | None = None
     report_paths: dict[str, str] = field(default_factory=dict)
     error: str | None = None
@@ -57,6 +65,10 @@ class IngestResult:
             text += f", {self.rows_unparsed:,} unparsable"
         if self.files_skipped:
             text += f", {self.files_skipped} file(s) already processed"
+        for q in self.files_quarantined[:5]:
+            text += f"\n  quarantined file {q['file']}: {q['reason'][:300]}"
+        if len(self.files_quarantined) > 5:
+            text += f"\n  and {len(self.files_quarantined) - 5} more quarantined file(s)"
         if self.error:
             text += f"\n  {self.error}"
         if self.report_paths.get("html"):
@@ -224,14 +236,13 @@ def _process(
     if full_replace is None:
         full_replace = not incremental
     current = store.current("resource", res.name)
-    if (
-        result.rows_read == 0
-        and result.rows_unparsed == 0
-        and current is not None
-        and not full_replace
-    ):
+    result.files_quarantined = quarantined_files(extraction)
+    if result.rows_read == 0 and result.files_quarantined:
+        return _only_bad_files(store, res, handle, result, extraction)
+    if result.rows_read == 0 and not full_replace:
+        # nothing new (an empty drop, or only files already seen): no version, not even a first
         result.status = "unchanged"
-        handle.finish("succeeded", rows_read=0, rows_good=0, rows_quarantined=0)
+        handle.finish("succeeded", rows_read=0, rows_good=0, rows_quarantined=0, rows_unparsable=0)
         _record_files(store, res, run_id, extraction)
         return result
 
@@ -242,7 +253,12 @@ def _process(
     report = _report_dict(outcome.report)
     report["run_id"] = run_id
     report["unparsed_rows"] = result.rows_unparsed
+    add_findings(report, extraction, rejects)
     result.rows_quarantined = outcome.quarantine.num_rows
+    good_rows = 0 if outcome.rejected else outcome.good.num_rows
+    report.update(
+        counts(result.rows_read, good_rows, result.rows_quarantined, result.rows_unparsed)
+    )
 
     # 3. consistency of other departments' copies against their sources (a report, never a change)
     consistency = _consistency(store, catalog, res, outcome.good)
@@ -262,11 +278,13 @@ def _process(
     if outcome.rejected:
         result.status = "rejected"
         result.error = report.get("rejection_reason") or "the batch failed its quality gate"
+        record_quarantined_files(store, res, run_id, extraction)
         handle.finish(
             "rejected",
             rows_read=result.rows_read,
             rows_good=0,
             rows_quarantined=result.rows_quarantined,
+            rows_unparsable=result.rows_unparsed,
             report_path=result.report_paths.get("json"),
             error=TerminalError(result.error),
         )
@@ -298,12 +316,49 @@ def _process(
     # 6. only after the commit: move the watermark and remember processed files
     _advance_watermark(store, res, run_id, outcome.good, extraction)
     _record_files(store, res, run_id, extraction)
+    record_quarantined_files(store, res, run_id, extraction)
     handle.finish(
         "succeeded",
         rows_read=result.rows_read,
         rows_good=result.rows_good,
         rows_quarantined=result.rows_quarantined,
+        rows_unparsable=result.rows_unparsed,
         report_path=result.report_paths.get("json"),
+    )
+    return result
+
+
+def _only_bad_files(
+    store: Store, res: Resource, handle: Any, result: IngestResult, extraction: Any
+) -> IngestResult:
+    """Every new file was quarantined: nothing to check or commit; the run says which and why."""
+    report: dict[str, Any] = {
+        "run_id": handle.id,
+        "resource": res.name,
+        **counts(0, 0, 0, 0),
+        "rows_checked": 0,
+        "unparsed_rows": 0,
+    }
+    add_findings(report, extraction, None)
+    result.report = report
+    result.report_paths = {
+        "json": store.write_report(
+            res.name, handle.id, "quality.json", json.dumps(report, ensure_ascii=False, indent=1)
+        )
+    }
+    store.record_quality(handle.id, res.name, report, False)
+    record_quarantined_files(store, res, handle.id, extraction)
+    _record_files(store, res, handle.id, extraction)
+    result.status = "rejected"
+    result.error = files_line(extraction)
+    handle.finish(
+        "rejected",
+        rows_read=0,
+        rows_good=0,
+        rows_quarantined=0,
+        rows_unparsable=0,
+        report_path=result.report_paths["json"],
+        error=TerminalError(result.error or "every file was quarantined"),
     )
     return result
 
@@ -334,6 +389,9 @@ def _stats(report: dict[str, Any]) -> dict[str, Any]:
         "warnings",
         "rejected",
         "unparsed_rows",
+        "rows_read",
+        "rows_good",
+        "rows_unparsable",
     )
     return {k: report[k] for k in keep if k in report}
 

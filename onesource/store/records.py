@@ -80,3 +80,9 @@ class RunInfo:
     @property
     def finished(self) -> bool:
         return self.status in FINAL_STATUSES
+
+    @property
+    def rows_unparsable(self) -> int | None:
+        """Rows the source held that could not be read (kept in ``params``)."""
+        value = self.params.get("rows_unparsable")
+        return int(value) if value is not None else None

@@ -154,6 +154,7 @@ class RunRegistry:
         rows_quarantined: int | None = None,
         error: BaseException | str | None = None,
         report_path: str | None = None,
+        rows_unparsable: int | None = None,
     ) -> RunInfo:
         if status not in FINAL_STATUSES:
             raise RunStateError(
@@ -161,11 +162,16 @@ class RunRegistry:
                 hint=f"use one of {', '.join(FINAL_STATUSES)}",
             )
         code, message = _error_fields(error)
+        extra: dict[str, Any] = {}
         with session(self.engine, write=True) as ses:
+            if rows_unparsable is not None:  # kept in params: no column of its own (yet)
+                params = ses.scalar(sa.select(Run.params).where(Run.id == run_id)) or {}
+                extra["params"] = {**params, "rows_unparsable": rows_unparsable}
             done = ses.execute(
                 sa.update(Run)
                 .where(Run.id == run_id, Run.status == "running")
                 .values(
+                    **extra,
                     status=status,
                     finished_at=utcnow(),
                     rows_read=rows_read,

@@ -81,7 +81,11 @@ class Store:
         error: BaseException | str | None = None,
         report_path: str | None = None,
     ) -> RunInfo:
-        """Close a run as succeeded, failed, rejected or killed (once)."""
+        """Close a run as succeeded, failed, rejected or killed (once).
+
+        Counts: read = good + quarantined (failed a check) + unparsable.
+        """
+        rows_unparsable: int | None = None,
         return self._runs.finish(
             run_id,
             status,
@@ -92,6 +96,7 @@ class Store:
             report_path=report_path,
         )
 
+            rows_unparsable=rows_unparsable,
     def heartbeat(self, run_id: str) -> None:
         """Tell reapers on other hosts this run is alive (writers do it themselves)."""
         self._runs.heartbeat(run_id)

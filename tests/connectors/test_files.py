@@ -107,9 +107,11 @@ def test_missing_header_is_drift(drop: Path, retarget: Any) -> None:
     (drop / "s.csv").write_bytes(
         csv_bytes("gbk").replace("年级".encode("gbk"), "班级".encode("gbk"))
     )
-    with pytest.raises(ColumnDriftError) as err:
-        run(retarget, "students")
-    assert err.value.column == "grade" and "年级" in str(err.value) and "班级" in str(err.value)
+    ex, table = run(retarget, "students")
+    (q,) = ex.quarantined  # the file is refused whole, naming the column and both headers
+    assert table.num_rows == 0 and q.path.endswith("s.csv")
+    assert "'grade'" in q.reason and "年级" in q.reason and "班级" in q.reason
+    assert q.reason.startswith(f"[{ColumnDriftError.code}]")
 
 
 def test_xlsx_sheet_by_name(drop: Path, retarget: Any) -> None:
@@ -130,8 +132,10 @@ def test_xlsx_sheet_by_name(drop: Path, retarget: Any) -> None:
     assert [str(v) for v in table.column("monthly_amount").to_pylist()] == ["850.50", "1200.00"]
     assert [(r.line, "不详" in r.raw) for r in ex.rejects] == [(4, True)]  # sheet row 4
 
-    with pytest.raises(SchemaDriftError, match="救助对象"):
-        run(retarget, "social_assistance", sheet="救助对象2")
+    ex, table = run(retarget, "social_assistance", sheet="救助对象2")
+    (q,) = ex.quarantined
+    assert table.num_rows == 0 and "救助对象" in q.reason
+    assert q.reason.startswith(f"[{SchemaDriftError.code}]")
 
 
 def test_parquet(drop: Path, retarget: Any) -> None:
@@ -199,3 +203,53 @@ def test_missing_drop_folder_is_transient(
     monkeypatch.setenv("ONESOURCE_CONN_EDU_DROP", f"file://{tmp_path / 'nope'}")
     with pytest.raises(SourceUnavailableError, match="edu_drop"):
         run(retarget, "students")
+
+
+@pytest.mark.parametrize(
+    "name,retargeted,pattern,fmt",
+    [
+        ("events_broken.parquet", "grid_events", "*.parquet", "parquet"),
+        ("assistance_broken.xlsx", "social_assistance", "*.xlsx", "xlsx"),
+    ],
+    ids=["parquet", "xlsx"],
+)
+def test_a_corrupt_file_is_quarantined_by_name_beside_good_ones(
+    drop: Path, retarget: Any, name: str, retargeted: str, pattern: str, fmt: str
+) -> None:
+    if fmt == "parquet":
+        good = pa.table(
+            {
+                "event_number": ["E1"],
+                "event_type": ["noise"],
+                "division": ["330102"],
+                "reported_at": [dt.datetime(2024, 5, 1, 8)],
+                "resolved": [True],
+            }
+        )
+        pq.write_table(good, drop / "a_good.parquet")
+        (drop / name).write_bytes(b"PAR1" + b"\x00" * 64 + b"garbage")  # no footer
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "救助对象"
+        ws.append(["身份证号", "姓名", "救助类型", "月救助金额", "户籍区划", "困难情况"])
+        ws.append(["330102195001010011", "张三", "dibao", 850.5, 330102, "因病"])
+        wb.save(drop / "a_good.xlsx")
+        (drop / name).write_bytes(b"PK\x03\x04 this is not a zip file")
+    ex, table = run(retarget, retargeted)
+    assert table.num_rows == 1 and [Path(f.path).name for f in ex.files] == [f"a_good.{fmt}"]
+    (q,) = ex.quarantined
+    assert q.path.endswith(name) and q.reason and q.sha256 and q.size > 0
+
+
+def test_a_file_failing_half_way_contributes_no_rows(drop: Path, retarget: Any) -> None:
+    # the 2nd file's rows are fine up to a line that breaks the whole file (a runaway field)
+    (drop / "a.csv").write_bytes(csv_bytes("utf-8"))
+    rows = [*ROWS, "S0009,330102201001010011," + "x" * 2_000_000 + ",1,x,3,,330102"]
+    (drop / "b.csv").write_bytes(csv_bytes("utf-8", rows).replace(b"S0001", b"S0101"))
+    ex, table = run(retarget, "students")
+    assert table["student_number"].to_pylist() == ["S0001", "S0002", "S0003"]
+    (q,) = ex.quarantined
+    assert q.path.endswith("b.csv") and "line 5" in q.reason
