@@ -1,4 +1,4 @@
-"""Catalog listings for other systems: DCAT-AP, Frictionless, the national template."""
+"""Catalog listings for other systems: DCAT-AP (see ``dcat``), Frictionless, the national template."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typing import Any
 
 from schemas.arrow import field_type
 from schemas.catalog import Catalog
-
-BASE_IRI = "https://data.qinghe.example.gov.cn"
 
 # columns of the national catalogue compilation template (2017 guide)
 TEMPLATE_COLUMNS = [
@@ -77,6 +75,10 @@ def datapackage(catalog: Catalog) -> dict[str, Any]:
         resources.append(
             {
                 "name": res.name,
+                # the catalogue describes tables whose rows live with the departments and the
+                # exchange: each resource carries its header only (a valid, empty table)
+                "data": [[f["name"] for f in fields]],
+                "profile": "tabular-data-resource",
                 "title": res.title,
                 "description": res.summary,
                 "x-code": res.code,
@@ -85,81 +87,6 @@ def datapackage(catalog: Catalog) -> dict[str, Any]:
             }
         )
     return {"name": "onesource-catalog", "title": "OneSource catalog", "resources": resources}
-
-
-DCAT_CONTEXT = {
-    "dcat": "http://www.w3.org/ns/dcat#",
-    "dct": "http://purl.org/dc/terms/",
-    "foaf": "http://xmlns.com/foaf/0.1/",
-    "owl": "http://www.w3.org/2002/07/owl#",
-    "spdx": "http://spdx.org/rdf/terms#",
-    "xsd": "http://www.w3.org/2001/XMLSchema#",
-}
-FREQUENCY_IRI = "http://publications.europa.eu/resource/authority/frequency/"
-
-
-def dcat_dataset(
-    catalog: Catalog,
-    iri: str,
-    identifier: str,
-    item: Any,
-    publisher: str,
-    keywords: list[str],
-    theme: Any,
-) -> dict[str, Any]:
-    """The DCAT-AP description shared by catalogue resources and open-data releases.
-
-    ``item`` is a resource or a release: both carry ``title``, ``title_en``,
-    ``summary`` and ``update_cycle``.
-    """
-    dept = catalog.departments.get(publisher)
-    return {
-        "@id": iri,
-        "@type": "dcat:Dataset",
-        "dct:identifier": identifier,
-        "dct:title": [
-            {"@value": item.title, "@language": "zh"},
-            {"@value": item.title_en, "@language": "en"},
-        ],
-        "dct:description": {"@value": item.summary, "@language": "zh"},
-        "dct:publisher": {
-            "@type": "foaf:Organization",
-            "foaf:name": dept.name if dept else publisher,
-            "dct:identifier": dept.credit_code if dept else None,
-        },
-        "dct:accrualPeriodicity": {"@id": FREQUENCY_IRI + item.update_cycle.dcat},
-        "dcat:keyword": keywords,
-        "dcat:theme": theme,
-    }
-
-
-def dcat(catalog: Catalog) -> dict[str, Any]:
-    """DCAT-AP JSON-LD of the catalogue (resources as datasets)."""
-    datasets = [
-        dcat_dataset(
-            catalog,
-            f"{BASE_IRI}/catalog/{res.name}",
-            res.code,
-            res,
-            res.provider,
-            res.keywords,
-            res.classification.subject,
-        )
-        | {
-            "dct:issued": {"@value": res.issued.isoformat(), "@type": "xsd:date"},
-            "dct:accessRights": {
-                "@value": f"share:{res.share_class.value}; open:{res.open_class.value}"
-            },
-        }
-        for res in catalog.resources.values()
-    ]
-    return {
-        "@context": DCAT_CONTEXT,
-        "@id": f"{BASE_IRI}/catalog",
-        "@type": "dcat:Catalog",
-        "dct:title": "清河市政务信息资源目录",
-        "dcat:dataset": datasets,
-    }
 
 
 def template_csv(catalog: Catalog) -> str:
@@ -196,8 +123,18 @@ def template_csv(catalog: Catalog) -> str:
     return buf.getvalue()
 
 
+FORMATS = ("dcat", "ttl", "datapackage", "csv")
+
+
 def render(catalog: Catalog, fmt: str) -> str:
+    """The catalogue in one of ``FORMATS``: DCAT-AP as JSON-LD (``dcat``) or Turtle (``ttl``),
+    a Frictionless data package, or the national template CSV."""
     if fmt == "csv":
         return "\ufeff" + template_csv(catalog)  # BOM so Excel opens Chinese text
-    doc = dcat(catalog) if fmt == "dcat" else datapackage(catalog)
-    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+    if fmt in ("dcat", "ttl"):
+        from onesource.catalog.dcat import catalogue_graph, serialize
+
+        return serialize(catalogue_graph(catalog), "ttl" if fmt == "ttl" else "jsonld")
+    if fmt == "datapackage":
+        return json.dumps(datapackage(catalog), ensure_ascii=False, indent=2) + "\n"
+    raise ValueError(f"unknown export format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -154,21 +154,23 @@ def elements(
 
 @app.command()
 def export(
-    fmt: Annotated[str, typer.Option("--format", help="dcat | datapackage | csv")] = "dcat",
+    fmt: Annotated[
+        str, typer.Option("--format", help="dcat (JSON-LD) | ttl (Turtle) | datapackage | csv")
+    ] = "dcat",
     root: RootOpt = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="write to a file instead of stdout")
     ] = None,
 ) -> None:
-    """Export the catalogue: DCAT-AP JSON-LD, a Frictionless datapackage, or the national template CSV.
+    """Export the catalogue: DCAT-AP (JSON-LD or Turtle), a Frictionless datapackage, or the national template CSV.
 
     Example: onesource catalog export --format csv -o catalogue.csv
     """
-    from onesource.catalog.export import render
+    from onesource.catalog.export import FORMATS, render
 
-    if fmt not in ("dcat", "datapackage", "csv"):
+    if fmt not in FORMATS:
         raise typer.BadParameter(
-            f"unknown format {fmt!r}; use dcat, datapackage or csv", param_hint="--format"
+            f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", param_hint="--format"
         )
     text = render(load_valid_catalog(root), fmt)
     if output:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from onesource.catalog.export import BASE_IRI, DCAT_CONTEXT, dcat_dataset, frictionless_type
+from onesource.catalog.export import frictionless_type
 from schemas.catalog import Catalog
 from schemas.release import Release
 
@@ -93,6 +93,7 @@ def datapackage(
     version: int,
 ) -> dict[str, Any]:
     from onesource.anonymize.risk import technique_label
+    from onesource.catalog.dcat import licence_iri
 
     fields = []
     for name in table.column_names:
@@ -125,8 +126,13 @@ def datapackage(
             "path": f,
             "format": f.split(".")[1],
             "mediatype": MEDIA[f],
-            "bytes": sizes[f],
-            "hash": f"sha256:{checksums[f]}",
+            # frictionless counts bytes and hashes only of text it streams: for Parquet
+            # (read through pyarrow) size and SHA-256 are in checksums.sha256 and dcat.jsonld
+            **(
+                {"bytes": sizes[f], "hash": f"sha256:{checksums[f]}"}
+                if not f.endswith(".parquet")
+                else {"x-bytes": sizes[f], "x-sha256": checksums[f]}
+            ),
             **(
                 {"encoding": "utf-8-sig", "x-formula-neutralization": CSV_NEUTRALIZATION}
                 if f.endswith(".csv")
@@ -141,7 +147,7 @@ def datapackage(
         "title": release.title,
         "description": release.summary,
         "version": str(version),
-        "licenses": [{"name": release.licence}],
+        "licenses": [{"name": release.licence, "path": licence_iri(release.licence)}],
         "keywords": release.keywords,
         "resources": resources,
     }
@@ -155,28 +161,12 @@ def dcat(
     version: int,
     built_at: str,
 ) -> dict[str, Any]:
-    iri = f"{BASE_IRI}/datasets/{release.name}"
-    dataset = dcat_dataset(
-        catalog, iri, release.name, release, release.publisher, release.keywords, release.theme
+    """The release version's DCAT-AP description (JSON-LD, from the one RDF graph builder)."""
+    from onesource.catalog.dcat import release_jsonld
+
+    return json.loads(  # type: ignore[no-any-return]
+        release_jsonld(release, catalog, checksums, sizes, version, built_at)
     )
-    return {
-        "@context": DCAT_CONTEXT,
-        **dataset,
-        "dct:modified": built_at,
-        "dct:license": release.licence,
-        "owl:versionInfo": str(version),
-        "dct:accessRights": release.open_class.value,
-        "dcat:distribution": [
-            {
-                "@type": "dcat:Distribution",
-                "dcat:downloadURL": f"{iri}/download/{f}",
-                "dcat:mediaType": MEDIA[f],
-                "dcat:byteSize": sizes[f],
-                "spdx:checksum": {"spdx:algorithm": "sha256", "spdx:checksumValue": checksums[f]},
-            }
-            for f in DATA_FILES
-        ],
-    }
 
 
 def changelog(
@@ -197,7 +187,9 @@ def changelog(
     if key and key in current.column_names and key in previous.column_names:
         old, new = set(previous[key].to_pylist()), set(current[key].to_pylist())
         out["rows_added"], out["rows_removed"] = len(new - old), len(old - new)
-    levels, prev_levels = report.get("levels") or {}, (prev_report or {}).get("levels") or {}
+    # the risk report writes generalization_levels ({column: {level, label}})
+    levels = report.get("generalization_levels") or {}
+    prev_levels = (prev_report or {}).get("generalization_levels") or {}
     if levels != prev_levels:
         out["generalization_changed"] = {"from": prev_levels, "to": levels}
     return out

@@ -11,6 +11,7 @@ from onesource.web.deps import CatalogDep, StoreDep
 from onesource.web.portal import consumers
 from onesource.web.portal.common import check_name, index_for, render
 from onesource.web.portal.model import all_datasets, dataset
+from schemas.vocab import OpenClass
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,8 +76,9 @@ def dataset_page(request: Request, name: str, store: StoreDep, catalog: CatalogD
     ds = dataset(store, catalog, catalog.releases[name])
     preview, columns, dictionary, changelog = [], [], [], None
     if ds.published:
-        table = store.dataset("release", name).head(10)
-        columns, preview = table.column_names, table.to_pylist()
+        if ds.release.open_class is OpenClass.open:  # restricted: no rows on a public page
+            table = store.dataset("release", name).head(10)
+            columns, preview = table.column_names, table.to_pylist()
         import json
 
         with store.open_file("release", name, "datapackage.json") as fh:
