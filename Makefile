@@ -6,14 +6,19 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint setup bytecode browser clean schema bench
+.PHONY: demo test lint setup lock bytecode browser clean schema bench
 
-# reinstall only when the project's declared dependencies change
-$(STAMP): pyproject.toml
+# install exactly what uv.lock pins (what the tests ran with); reinstall only when the
+# declared dependencies or the lock change. `make lock` upgrades the lock deliberately.
+$(STAMP): pyproject.toml uv.lock
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/python -m pip install -q --upgrade pip uv >/dev/null
-	$(BIN)/uv pip install --python $(BIN)/python -q --compile-bytecode -e '.[dev]'
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q --upgrade pip uv >/dev/null
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync -q --locked --inexact --extra dev --compile-bytecode --python $(BIN)/python
 	@touch $(STAMP)
+
+# re-resolve every dependency to its newest allowed version and rewrite uv.lock
+lock: $(STAMP)
+	$(BIN)/uv lock --upgrade
 
 # bytecode up front: imports (Airflow's above all: DAG parsing, every task process) stay
 # fast even where PYTHONDONTWRITEBYTECODE is set; compileall skips what is up to date
@@ -37,6 +42,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy schemas connectors
+	$(BIN)/deptry .
+	$(BIN)/uv lock --check
 
 schema: $(STAMP)
 	$(BIN)/onesource catalog schema --write
