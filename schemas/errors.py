@@ -23,6 +23,20 @@ class OneSourceError(Exception):
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # survive process boundaries (the fork pool, Airflow task results) whatever the
+        # subclass's __init__ signature: rebuild from args and attributes, not __init__
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
+
+def _restore(
+    cls: type[OneSourceError], args: tuple[object, ...], state: dict[str, object]
+) -> OneSourceError:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 class TransientError(OneSourceError):
     """A failure that may go away on retry (network, locks, 5xx)."""
