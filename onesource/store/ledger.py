@@ -35,11 +35,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from onesource.store.db import session
 from onesource.store.errors import (
     CommitConflictError,
+    RunStateError,
     StaleBaseError,
     StoreError,
     VersionNotFoundError,
 )
-from onesource.store.models import CurrentVersion, Version
+from onesource.store.models import CurrentVersion, Run, Version
 from onesource.store.records import AREA_OF_KIND, SUBJECT_KINDS, VersionInfo, utcnow
 from onesource.store.warehouse import Warehouse
 
@@ -135,8 +136,10 @@ class VersionLedger:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with session(self.engine, write=True) as ses:
+                    self._check_run(ses, run_id)
                     if base is not ANY_BASE:
                         self._check_base(ses, kind, subject, base)
+                    pause_point("after-base-check")
                     number = self._next_number(ses, kind, subject)
                     rel = f"{AREA_OF_KIND[kind]}/{subject}/v{number}-{run_id}"
                     if placed != rel:
@@ -160,7 +163,7 @@ class VersionLedger:
                     ses.flush()
                     self._point(ses, kind, subject, number, run_id)
                 return to_info(row, number)
-            except StaleBaseError:
+            except (StaleBaseError, RunStateError):
                 if placed != staging:  # renamed on an earlier attempt: not a version
                     self.warehouse.remove(placed)
                 raise
@@ -173,6 +176,16 @@ class VersionLedger:
             f"could not commit a version of {kind} {subject!r} after {MAX_ATTEMPTS} attempts",
             hint=f"too many concurrent writers; the files wait at {self.warehouse.uri(placed)}",
         )
+
+    @staticmethod
+    def _check_run(ses: Any, run_id: str) -> None:
+        # a run reaped as killed or timed out (its process hung, then woke) must not commit
+        status = ses.scalar(sa.select(Run.status).where(Run.id == run_id))
+        if status != "running":
+            raise RunStateError(
+                f"run {run_id} is {status or 'unknown'}, not running: its version is not committed",
+                hint="the run was reaped (killed or timed out); start a new run",
+            )
 
     @staticmethod
     def _check_base(ses: Any, kind: str, subject: str, base: int | None) -> None:

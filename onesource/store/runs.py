@@ -2,7 +2,11 @@
 
 Each run records the host, pid and process start time of whoever began it.
 A run still ``running`` whose process is gone (same host), or whose heartbeat
-is older than ``stale_after`` (another host), is marked ``killed``.
+is older than ``stale_after`` (another host), is marked ``killed``.  A run
+still ``running`` after ``max_age`` (``ONESOURCE_RUN_TIMEOUT_S``, default 24 h)
+is marked ``failed`` (``run-timed-out``) even if its process lives: it is hung.
+The store refuses a version from a run that is no longer ``running``, so a
+reaped run can never commit afterwards.
 """
 
 from __future__ import annotations
@@ -31,6 +35,21 @@ from schemas.errors import OneSourceError
 
 HEARTBEAT_INTERVAL_S = 30.0
 STALE_AFTER = timedelta(minutes=10)
+TIMEOUT_ENV = "ONESOURCE_RUN_TIMEOUT_S"
+DEFAULT_TIMEOUT = timedelta(hours=24)
+
+
+def run_timeout() -> timedelta:
+    """How long a run may stay ``running`` (``ONESOURCE_RUN_TIMEOUT_S`` seconds)."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        return timedelta(seconds=float(raw))
+    except ValueError:
+        raise RunStateError(
+            f"{TIMEOUT_ENV}={raw!r} is not a number of seconds", hint="e.g. 86400 for a day"
+        ) from None
 
 
 def process_start(pid: int) -> int | None:
@@ -205,19 +224,30 @@ class RunRegistry:
         with session(self.engine) as ses:
             return set(ses.scalars(sa.select(Run.id).where(Run.status == "running")))
 
-    def reap(self, stale_after: timedelta = STALE_AFTER) -> list[RunInfo]:
-        """Mark runs whose process is gone (or silent too long) as ``killed``."""
+    def reap(
+        self, stale_after: timedelta = STALE_AFTER, max_age: timedelta | None = None
+    ) -> list[RunInfo]:
+        """Mark runs whose process is gone (or silent too long) as ``killed``, hung ones ``failed``."""
         host = socket.gethostname()
         now = utcnow()
+        max_age = run_timeout() if max_age is None else max_age
         reaped: list[str] = []
         with session(self.engine, write=True) as ses:
             for run in ses.scalars(sa.select(Run).where(Run.status == "running")).all():
                 reason = _dead_reason(run, host, now, stale_after)
+                status, code = "killed", "run-killed"
+                if reason is None and now - run.started_at > max_age:
+                    reason = (
+                        f"still running after {now - run.started_at} (more than "
+                        f"{max_age}, {TIMEOUT_ENV}); its process {run.host}:{run.pid} "
+                        "is hung or too slow"
+                    )
+                    status, code = "failed", "run-timed-out"
                 if reason is None:
                     continue
-                run.status = "killed"
+                run.status = status
                 run.finished_at = now
-                run.error_code = "run-killed"
+                run.error_code = code
                 run.error_message = reason
                 reaped.append(run.id)
         return [self.get(r) for r in reaped]

@@ -111,9 +111,14 @@ class Store:
         """The newest runs, optionally of one subject or status."""
         return self._runs.recent(subject, limit, status)
 
-    def reap_stale_runs(self, stale_after: timedelta = STALE_AFTER) -> list[RunInfo]:
-        """Mark ``running`` runs whose process died as ``killed``; returns them."""
-        return self._runs.reap(stale_after)
+    def reap_stale_runs(
+        self, stale_after: timedelta = STALE_AFTER, max_age: timedelta | None = None
+    ) -> list[RunInfo]:
+        """Mark ``running`` runs whose process died ``killed``, hung ones ``failed``; returns them.
+
+        ``max_age`` defaults to ``ONESOURCE_RUN_TIMEOUT_S`` (24 h).
+        """
+        return self._runs.reap(stale_after, max_age)
 
     # writing
 
