@@ -80,12 +80,12 @@ class Store:
         rows_quarantined: int | None = None,
         error: BaseException | str | None = None,
         report_path: str | None = None,
+        rows_unparsable: int | None = None,
     ) -> RunInfo:
         """Close a run as succeeded, failed, rejected or killed (once).
 
         Counts: read = good + quarantined (failed a check) + unparsable.
         """
-        rows_unparsable: int | None = None,
         return self._runs.finish(
             run_id,
             status,
@@ -94,9 +94,9 @@ class Store:
             rows_quarantined=rows_quarantined,
             error=error,
             report_path=report_path,
+            rows_unparsable=rows_unparsable,
         )
 
-            rows_unparsable=rows_unparsable,
     def heartbeat(self, run_id: str) -> None:
         """Tell reapers on other hosts this run is alive (writers do it themselves)."""
         self._runs.heartbeat(run_id)
