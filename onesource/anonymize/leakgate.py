@@ -206,7 +206,10 @@ def scan(
         if text is None:
             continue
         if cls == "pseudonym":
-            findings.extend(_pseudonym_shape(name, text))
+            bad = _pseudonym_shape(name, text)
+            findings.extend(bad)
+            if not bad:
+                continue  # 32 hex chars: holds no name, number or direct value
         else:
             findings.extend(_patterns(name, arr, text))
         if direct is not None:

@@ -33,12 +33,15 @@ def _is_boundary(ch: str) -> bool:
     return not (ch.isascii() and ch.isalnum())
 
 
-def _searchable(value: str) -> bool:
-    if any("\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff" for c in value):
-        return len(value) >= 2
-    if value.isdigit():
-        return len(value) >= 6
-    return len(value) >= 3
+def searchable(values: pa.Array) -> pa.Array:
+    """Long enough to look for inside text: 2+ chars with a CJK char, 6+ digits, else 3+."""
+    import pyarrow.compute as pc
+
+    n = pc.utf8_length(values)
+    cjk = pc.match_substring_regex(values, "[\u3400-\u9fff\uf900-\ufaff]")
+    digits = pc.utf8_is_digit(values)
+    other = pc.if_else(digits, pc.greater_equal(n, 6), pc.greater_equal(n, 3))
+    return pc.if_else(cjk, pc.greater_equal(n, 2), other)
 
 
 def normalize_forms(text: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -73,8 +76,8 @@ class DirectValues:
             both = pc.unique(pa.chunked_array([spaced, squeezed]).combine_chunks())
             both = pc.filter(both, pc.greater(pc.utf8_length(both), 0))
             exact[name] = both
-            for value in both.to_pylist():
-                if _searchable(value) and value not in auto:
+            for value in pc.filter(both, searchable(both)).to_pylist():
+                if value not in auto:
                     auto.add_word(value, (len(owner), len(value)))
                     owner.append(name)
         if len(auto):
@@ -110,8 +113,17 @@ class DirectValues:
             if hit.any():
                 per_value[name] = (hit, forms[0][int(np.flatnonzero(hit)[0])].as_py())
         if self.automaton is not None and not exact_only:
-            for form in forms:
-                self._inside(form, per_value)
+            self._inside(forms[0], per_value)
+            differs = np.flatnonzero(
+                pc.fill_null(pc.not_equal(forms[0], forms[1]), False).to_numpy(zero_copy_only=False)
+            )
+            if len(differs):
+                sub: dict[str, tuple[np.ndarray, str]] = {}
+                self._inside(pc.take(forms[1], pa.array(differs)), sub)
+                for name, (hit, example) in sub.items():
+                    prev, ex = per_value.get(name, (np.zeros(len(uniq), dtype=bool), ""))
+                    prev[differs[hit]] = True
+                    per_value[name] = (prev, ex or example)
         for name, (hit, example) in per_value.items():
             rows = hit[idx] & valid
             if rows.any():
@@ -119,10 +131,13 @@ class DirectValues:
         return out
 
     def _inside(self, form: pa.Array, per_value: dict[str, tuple[np.ndarray, str]]) -> None:
-        values = [v or "" for v in form.to_pylist()]
-        lengths = np.fromiter((len(v) + 1 for v in values), dtype=np.int64, count=len(values))
+        import pyarrow.compute as pc
+
+        filled = pc.fill_null(form, "")
+        lengths = pc.add(pc.utf8_length(filled), 1).to_numpy(zero_copy_only=False)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-        big = SEP.join(values)
+        one_list = pa.ListArray.from_arrays(pa.array([0, len(filled)], pa.int32()), filled)
+        big = pc.binary_join(one_list, SEP)[0].as_py() or ""
         for end, (pattern, length) in self.automaton.iter(big):
             start = end - length + 1
             if (start > 0 and not _is_boundary(big[start - 1])) or (
@@ -131,6 +146,6 @@ class DirectValues:
                 continue
             row = int(np.searchsorted(starts, start, side="right") - 1)
             name = self.owner[pattern]
-            hit, example = per_value.get(name, (np.zeros(len(values), dtype=bool), ""))
+            hit, example = per_value.get(name, (np.zeros(len(form), dtype=bool), ""))
             hit[row] = True
             per_value[name] = (hit, example or big[start : end + 1])
