@@ -119,6 +119,7 @@ async def _load(
                 "resource": "population_register",
                 "key": {"id_number": p["id"]},
                 "claims": {"name": p["name"], "household_division": p["division"]},
+                "purpose": "bench",
             },
             ensure_ascii=False,
         ).encode()
@@ -261,6 +262,7 @@ def main() -> None:
                 "resource": "population_register",
                 "key": {"id_number": first["id"]},
                 "claims": {"name": first["name"], "household_division": first["division"]},
+                "purpose": "bench",
             },
             timeout=120,
         )

@@ -3,8 +3,15 @@
     from connectors.client import ExchangeClient
 
     with ExchangeClient("https://hub.example", api_key) as hub:
-        table = hub.read("population_register", fields=["name"], where={"id_number": "..."})
-        ok = hub.verify({"id_number": "..."}, {"name": "张三"}, resource="population_register")
+        table = hub.read(
+            "population_register", fields=["name"], where={"id_number": "..."}, purpose="入学审核"
+        )
+        ok = hub.verify(
+            {"id_number": "..."}, {"name": "张三"}, resource="population_register", purpose="入学审核"
+        )
+
+Every read and verification states its ``purpose`` (required by the share rules; the
+hub keeps it in its audit log).
 
 Transient failures (connection errors, 5xx on idempotent calls, 429 honouring
 Retry-After) are retried with exponential backoff; what remains is raised as
@@ -271,19 +278,19 @@ class ExchangeClient:
         where: dict[str, str] | None = None,
         limit: int | None = None,
         *,
+        purpose: str,
         page_size: int = 5000,
-        purpose: str | None = None,
     ) -> pa.Table:
         """Rows of ``resource`` (only fields I may read) as an Arrow table.
 
-        ``where`` filters by key-field equality; ``limit`` caps the rows (default: all,
-        fetched page by page over one stable version).
+        ``purpose`` (required) says why, and is kept in the hub's audit log; ``where``
+        filters by key-field equality; ``limit`` caps the rows (default: all, fetched page
+        by page over one stable version).
         """
         params: dict[str, Any] = {"eq": [f"{k}:{v}" for k, v in (where or {}).items()]}
         if fields:
             params["fields"] = ",".join(fields)
-        if purpose:
-            params["purpose"] = purpose
+        params["purpose"] = purpose
         tables: list[pa.Table] = []
         got = 0
         cursor: str | None = None
@@ -312,14 +319,19 @@ class ExchangeClient:
         key: dict[str, str],
         claims: dict[str, str],
         resource: str | None = None,
-        purpose: str | None = None,
+        *,
+        purpose: str,
     ) -> dict[str, bool]:
-        """Yes/no per claimed field (or element id when ``resource`` is None)."""
-        body: dict[str, Any] = {"key": key, "claims": claims}
+        """Yes/no per claimed field (or element id when ``resource`` is None).
+
+        ``purpose`` (required) is kept in the hub's audit log.  The hub answers only for
+        fields the department may read or was granted verification of, and refuses
+        (``ExchangeRateLimited``, code ``verify-limit``) a few distinct values of one field
+        of one record per day.
+        """
+        body: dict[str, Any] = {"key": key, "claims": claims, "purpose": purpose}
         if resource is not None:
             body["resource"] = resource
-        if purpose is not None:
-            body["purpose"] = purpose
         data = self._json("POST", "/verify", json=body)
         return {str(k): bool(v) for k, v in data["matches"].items()}
 

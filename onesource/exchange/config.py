@@ -38,6 +38,13 @@ class ExchangeSettings(BaseSettings):
         "changes made through this process apply at once, others within this delay",
     )
     request_deadline_working_days: int = Field(10, ge=1, description="days an owner has to answer")
+    verify_distinct_claims: int = Field(
+        3,
+        ge=0,
+        description="distinct values one department may claim for one field of one record "
+        "per verify_period (0: no limit)",
+    )
+    verify_period: float = Field(86_400.0, gt=0, description="seconds the claim count covers")
     auth_failure_window: float = Field(
         60.0, gt=0, description="seconds of unauthenticated calls per address summed in one entry"
     )

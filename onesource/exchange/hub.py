@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from cachetools import LRUCache, TTLCache
 
 from onesource.exchange.audit import AuditLog
+from onesource.exchange.claimwatch import ClaimWatch
 from onesource.exchange.config import ExchangeSettings
 from onesource.exchange.errors import AccessDeniedError, InvalidRequestError, UnknownError
 from onesource.exchange.grants import GrantBook
@@ -92,6 +93,7 @@ class Exchange:
         ref = weakref.ref(self)
         atexit.register(lambda: (ex := ref()) is not None and ex.flush_summaries())
         self.indexes = IndexCache(store)
+        self.claims = ClaimWatch(settings.verify_distinct_claims, settings.verify_period)
         self.pushes = PushBook(store, settings)
         self._ttl = _Ttl(secs)
         self._lock = threading.Lock()
@@ -200,6 +202,9 @@ class Exchange:
                     ),
                 )
             order = check_key(res, target.key)
+            claimed = {f: v for f, (_, v) in target.claims.items()}
+            if department != res.provider:  # the owner reads its own data anyway
+                self.claims.check(department, res.name, [target.key[k] for k in order], claimed)
             version = self.require_version(res.name)
             idx = self.indexes.index(res.name, version, order)
             row = idx.find([target.key[k] for k in order])
@@ -213,6 +218,16 @@ class Exchange:
                 value = self.indexes.column(idx, fname)[row].as_py()
                 matches[answer_name] = same(value, claimed)
         return VerifyAnswer(matches, found, sources)
+
+    @staticmethod
+    def require_purpose(purpose: str | None, what: str) -> str:
+        """The stated purpose of a read or verification, which the share rules require."""
+        if purpose is None or not purpose.strip():
+            raise InvalidRequestError(
+                f"purpose is required for {what}: say why you need the data",
+                hint="e.g. purpose=入学审核 (kept in the audit log with the call)",
+            )
+        return purpose.strip()
 
     def check_fields(self, acc: ResourceAccess, fields: list[str] | None) -> list[str]:
         """The fields to return: those asked for, all readable ones by default."""

@@ -2,9 +2,11 @@
 
 - the owning department reads and verifies every field of its own resources;
 - an ``unconditional`` field: any authenticated department;
-- a ``conditional`` field: only with an active grant naming it; when the
-  resource's ``share_method`` is ``verify``, any department may *verify*
-  (yes/no) its conditional fields without a grant, but never read them;
+- a ``conditional`` field: only with an active grant naming it.  Verifying a
+  claim about a field is a read of that field's truth, so it needs the same
+  grant as reading it.  When the resource's ``share_method`` is ``verify``
+  (shared by verification only), a grant lets the holder *verify* (yes/no) the
+  fields it names, never read them;
 - a ``none`` field (or one whose element is on the negative list): never,
   neither read nor verified, whatever a grant says.
 
@@ -82,10 +84,10 @@ def resource_access(
         )
     open_ = [n for n in names if classes[n] is ShareClass.unconditional]
     granted_now = [n for n in names if classes[n] is ShareClass.conditional and n in granted]
-    readable = [n for n in names if n in open_ or n in granted_now]
-    verifiable = list(readable)
-    if res.share_method is ShareMethod.verify:
-        verifiable = [n for n in names if classes[n] is not ShareClass.none]
+    verifiable = [n for n in names if n in open_ or n in granted_now]
+    readable = list(verifiable)
+    if res.share_method is ShareMethod.verify:  # verification only: a grant never reads
+        readable = [n for n in names if n in open_]
     lookup = [k for k in key_fields(res) if classes[k] is not ShareClass.none]
     if granted_now:
         level = "granted"

@@ -148,6 +148,7 @@ def ingest_push(
         raise TerminalError(
             f"department {department!r} does not own resource {resource!r}; only {res.provider!r} may push"
         )
+    store.reap_stale_runs()  # a push is "the next run" too: dead or hung runs are closed
     schema = resource_schema(catalog, res)
     handle = store.begin_run("push", resource, department, {"filename": filename, "format": fmt})
     try:

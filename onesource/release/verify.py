@@ -87,6 +87,7 @@ def verify_release(
                     report.problems.append(
                         f"data.parquet: l of {sa} recomputed as {min(counts)}, report says {l_reported}"
                     )
+    report.problems.extend(_leak_gate(store, name, info.number, catalog))
     if risk.get("kind") == "aggregate" and "suppressed" in table.column_names:
         flagged = sum(table["suppressed"].to_pylist())
         expected = risk.get("cells_suppressed_primary", 0) + risk.get(
@@ -97,3 +98,28 @@ def verify_release(
                 f"data.parquet: {flagged} suppressed cells, risk report says {expected}"
             )
     return report
+
+
+def _leak_gate(store: Store, name: str, number: int, catalog: Catalog | None) -> list[str]:
+    """Today's leak gate on the files as published (a version built before a gate fix)."""
+    from onesource.release.gate import rescan
+
+    if catalog is None:
+        from onesource.catalog.compiled import load_compiled
+        from onesource.settings import get_settings
+
+        catalog = load_compiled(get_settings().catalog)
+    release = catalog.releases.get(name)
+    if release is None:
+        return []
+    files = {}
+    for fname in ("data.csv", "data.json", "data.parquet"):
+        with store.open_file("release", name, fname, number) as fh:
+            files[fname] = fh.read()
+    with store.open_file("release", name, "metadata.json", number) as fh:
+        versions = json.loads(fh.read()).get("input_versions") or {}
+
+    def read(resource: str, columns: list[str]) -> Any:
+        return store.read("resource", resource, versions.get(resource), columns=columns)
+
+    return [f"leak gate: {f}" for f in rescan(release, catalog, files, read)]

@@ -48,7 +48,10 @@ def test_unconditional_resource_is_readable_by_anyone(catalog: Catalog) -> None:
     assert acc.level == "unconditional" and "score" in acc.readable
 
 
-def test_verify_method_allows_verification_without_reading(catalog: Catalog) -> None:
+def test_verify_method_needs_a_grant_and_never_reads(catalog: Catalog) -> None:
+    """Verifying is reading a field's truth: without a grant, no verification either."""
     res = catalog.resources["graduates"]
     acc = resource_access(catalog, res, "hrss")
-    assert acc.readable == [] and "education_level" in acc.verifiable
+    assert acc.readable == [] and acc.verifiable == []
+    granted = resource_access(catalog, res, "hrss", frozenset({"education_level"}))
+    assert granted.readable == [] and granted.verifiable == ["education_level"]

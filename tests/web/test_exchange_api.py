@@ -65,12 +65,14 @@ def test_x_api_key_header_works(hub: Hub, client: TestClient) -> None:
 
 
 def test_none_fields_are_never_returned(hub: Hub, client: TestClient) -> None:
-    own = client.get(f"{API}/resources/social_assistance/rows", headers=auth(hub, "civil"))
+    own = client.get(
+        f"{API}/resources/social_assistance/rows?purpose=test", headers=auth(hub, "civil")
+    )
     assert "family_situation" in own.json()["fields"]  # the owner reads its own
     for dept in ("hrss", "psb"):
         resp = client.get(
-            f"{API}/resources/social_assistance/rows",
-            params={"fields": "family_situation"},
+            f"{API}/resources/social_assistance/rows?purpose=test",
+            params={"purpose": "test", "fields": "family_situation"},
             headers=auth(hub, dept),
         )
         assert resp.status_code == 403
@@ -89,7 +91,7 @@ def test_none_fields_are_never_returned(hub: Hub, client: TestClient) -> None:
 
 
 def test_granted_fields_only_then_expired_and_revoked_deny(hub: Hub, client: TestClient) -> None:
-    url = f"{API}/resources/population_register/rows"
+    url = f"{API}/resources/population_register/rows?purpose=test"
     assert client.get(url, headers=auth(hub, "edu")).status_code == 403
     grant(hub, ["name"], days_ago=31)  # expired yesterday
     assert client.get(url, headers=auth(hub, "edu")).status_code == 403
@@ -97,7 +99,9 @@ def test_granted_fields_only_then_expired_and_revoked_deny(hub: Hub, client: Tes
     resp = client.get(url, headers=auth(hub, "edu"))
     assert resp.status_code == 200
     assert all(set(r) == {"name", "household_division"} for r in resp.json()["rows"])
-    mobile = client.get(url, params={"fields": "name,mobile"}, headers=auth(hub, "edu"))
+    mobile = client.get(
+        url, params={"purpose": "test", "fields": "name,mobile"}, headers=auth(hub, "edu")
+    )
     assert mobile.status_code == 403 and "mobile" in mobile.json()["error"]["message"]
     revoke = client.post(f"{API}/grants/{live.grant.id}/revoke", headers=auth(hub, "psb"))
     assert revoke.status_code == 200 and revoke.json()["status"] == "revoked"
@@ -148,8 +152,8 @@ def test_ids_of_other_departments_do_not_leak(hub: Hub, client: TestClient) -> N
 )
 def test_filter_injection_matches_nothing(hub: Hub, client: TestClient, filter_value: str) -> None:
     resp = client.get(
-        f"{API}/resources/population_register/rows",
-        params={"eq": filter_value},
+        f"{API}/resources/population_register/rows?purpose=test",
+        params={"purpose": "test", "eq": filter_value},
         headers=auth(hub, "psb"),
     )
     assert resp.status_code == 200 and resp.json()["rows"] == []
@@ -158,36 +162,55 @@ def test_filter_injection_matches_nothing(hub: Hub, client: TestClient, filter_v
 
 def test_filters_only_on_key_fields_and_typed(hub: Hub, client: TestClient) -> None:
     person = hub.people[1]
-    url = f"{API}/resources/population_register/rows"
+    url = f"{API}/resources/population_register/rows?purpose=test"
     hit = client.get(
-        url, params={"eq": f"id_number:{person['id_number']}"}, headers=auth(hub, "psb")
+        url,
+        params={"purpose": "test", "eq": f"id_number:{person['id_number']}"},
+        headers=auth(hub, "psb"),
     )
     assert [r["name"] for r in hit.json()["rows"]] == [person["name"]]
-    assert client.get(url, params={"eq": "name:张三"}, headers=auth(hub, "psb")).status_code == 403
-    assert client.get(url, params={"eq": "nocolon"}, headers=auth(hub, "psb")).status_code == 422
-    ratings = f"{API}/resources/service_ratings/rows"
-    assert client.get(ratings, params={"limit": 10**5}, headers=auth(hub, "edu")).status_code == 422
+    assert (
+        client.get(
+            url, params={"purpose": "test", "eq": "name:张三"}, headers=auth(hub, "psb")
+        ).status_code
+        == 403
+    )
+    assert (
+        client.get(
+            url, params={"purpose": "test", "eq": "nocolon"}, headers=auth(hub, "psb")
+        ).status_code
+        == 422
+    )
+    ratings = f"{API}/resources/service_ratings/rows?purpose=test"
+    assert (
+        client.get(
+            ratings, params={"purpose": "test", "limit": 10**5}, headers=auth(hub, "edu")
+        ).status_code
+        == 422
+    )
 
 
 def test_cursor_paging_and_arrow(hub: Hub, client: TestClient) -> None:
-    url = f"{API}/resources/service_ratings/rows"
-    rows, params = [], {"limit": 10}
+    url = f"{API}/resources/service_ratings/rows?purpose=test"
+    rows, params = [], {"limit": 10, "purpose": "test"}
     while True:
         page = client.get(url, params=params, headers=auth(hub, "edu")).json()
         rows += page["rows"]
         if not page["next_cursor"]:
             break
-        params = {"limit": 10, "cursor": page["next_cursor"]}
+        params = {"limit": 10, "cursor": page["next_cursor"], "purpose": "test"}
     assert len(rows) == 25 and len({r["rating_number"] for r in rows}) == 25
     arrow = client.get(
         url,
-        params={"fields": "rating_number,score", "limit": 5},
+        params={"purpose": "test", "fields": "rating_number,score", "limit": 5},
         headers={**auth(hub, "edu"), "Accept": "application/vnd.apache.arrow.stream"},
     )
     table = pa.ipc.open_stream(arrow.content).read_all()
     assert table.column_names == ["rating_number", "score"] and table.num_rows == 5
     assert arrow.headers["x-next-cursor"]
-    bad = client.get(url, params={"cursor": "!!notacursor"}, headers=auth(hub, "edu"))
+    bad = client.get(
+        url, params={"purpose": "test", "cursor": "!!notacursor"}, headers=auth(hub, "edu")
+    )
     assert bad.status_code == 422
 
 
@@ -197,6 +220,7 @@ def test_verify_policy(hub: Hub, client: TestClient) -> None:
         "resource": "social_assistance",
         "key": {"id_number": person["id_number"]},
         "claims": {"family_situation": "secret"},
+        "purpose": "test",
     }
     denied = client.post(f"{API}/verify", json=body, headers=auth(hub, "hrss"))
     assert denied.status_code == 403 and "family_situation" in denied.json()["error"]["message"]
@@ -206,6 +230,7 @@ def test_verify_policy(hub: Hub, client: TestClient) -> None:
             "resource": "population_register",
             "key": {"id_number": "1"},
             "claims": {"name": "x"},
+            "purpose": "test",
         },
         headers=auth(hub, "edu"),
     )
@@ -217,13 +242,19 @@ def test_verify_policy(hub: Hub, client: TestClient) -> None:
             "resource": "population_register",
             "key": {"id_number": "1"},
             "claims": {"name": "x"},
+            "purpose": "test",
         },
         headers=auth(hub, "edu"),
     ).json()
     assert missing["found"] is False and missing["matches"] == {"name": False}
     not_key = client.post(
         f"{API}/verify",
-        json={"resource": "population_register", "key": {"name": "张三"}, "claims": {"name": "x"}},
+        json={
+            "resource": "population_register",
+            "key": {"name": "张三"},
+            "claims": {"name": "x"},
+            "purpose": "test",
+        },
         headers=auth(hub, "edu"),
     )
     assert not_key.status_code in (403, 422)
@@ -233,7 +264,7 @@ def test_body_limit_413(hub_home: Path, monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("ONESOURCE_EXCHANGE_MAX_BODY_BYTES", "2000")
     hub = make_hub()
     client = TestClient(hub.app)
-    big = {"key": {"id_number": "1"}, "claims": {"name": "x" * 5000}}
+    big = {"key": {"id_number": "1"}, "claims": {"name": "x" * 5000}, "purpose": "test"}
     resp = client.post(f"{API}/verify", json=big, headers=auth(hub, "edu"))
     assert resp.status_code == 413 and error_code(resp) == "payload-too-large"
     exchange_for(hub.app).flush_summaries()  # refused before authentication: in summary

@@ -16,6 +16,7 @@ from connectors.client import (
     ExchangeAccessDenied,
     ExchangeAuthError,
     ExchangeClient,
+    ExchangeError,
     ExchangeRateLimited,
 )
 
@@ -30,7 +31,7 @@ def test_request_approve_read_verify_and_audit(hub: Hub) -> None:
         edu = ExchangeClient(url, hub.keys["edu"], retries=0)
         psb = ExchangeClient(url, hub.keys["psb"], retries=0)
         with pytest.raises(ExchangeAccessDenied):
-            edu.read("population_register")
+            edu.read("population_register", purpose="入学审核")
         req = edu.request_access(
             "population_register",
             ["name", "household_division"],
@@ -41,11 +42,16 @@ def test_request_approve_read_verify_and_audit(hub: Hub) -> None:
         assert req.status == "pending" and req.owner == "psb"
         assert [p.id for p in psb.pending()] == [req.id]
         assert psb.approve(req.id, note="同意").status == "approved"
-        table = edu.read("population_register")
+        table = edu.read("population_register", purpose="入学审核")
         assert table.column_names == ["name", "household_division"]
         assert table.num_rows == len(hub.people)
         person = hub.people[0]
-        one = edu.read("population_register", where={"id_number": person["id_number"]}, limit=5)
+        one = edu.read(
+            "population_register",
+            where={"id_number": person["id_number"]},
+            limit=5,
+            purpose="入学审核",
+        )
         assert one.to_pylist() == [
             {"name": person["name"], "household_division": person["household_division"]}
         ]
@@ -57,9 +63,11 @@ def test_request_approve_read_verify_and_audit(hub: Hub) -> None:
         )
         assert answer == {"name": True, "household_division": False}
         with pytest.raises(ExchangeAccessDenied):
-            edu.read("population_register", fields=["mobile"])
+            edu.read("population_register", fields=["mobile"], purpose="入学审核")
         with pytest.raises(ExchangeAuthError):
             ExchangeClient(url, "os_nope_nope", retries=0).resources()
+        with pytest.raises(ExchangeError, match="purpose"):  # a blank purpose is refused
+            edu.verify({"id_number": person["id_number"]}, {"name": "x"}, purpose=" ")
         assert {r.name: r.access for r in edu.resources()}["population_register"] == "granted"
 
     runner = CliRunner()

@@ -66,6 +66,7 @@ def test_elements_without_resource(hub: Hub, client: TestClient) -> None:
         json={
             "key": {"person.id_number": person["id_number"]},
             "claims": {"person.name": person["name"]},
+            "purpose": "p",
         },
         headers=auth(hub, "psb"),
     )
@@ -77,10 +78,16 @@ def test_elements_without_resource(hub: Hub, client: TestClient) -> None:
 @pytest.mark.parametrize(
     "headers,content,status,code,audit_result",
     [
-        ({}, b'{"key": {"id_number": "1"}, "claims": {"name": "x"}}', 401, "auth-required", None),
+        (
+            {},
+            b'{"key": {"id_number": "1"}, "claims": {"name": "x"}, "purpose": "p"}',
+            401,
+            "auth-required",
+            None,
+        ),
         (
             {"Authorization": "Bearer os_deadbeef_nope"},
-            b'{"key": {"id_number": "1"}, "claims": {"name": "x"}}',
+            b'{"key": {"id_number": "1"}, "claims": {"name": "x"}, "purpose": "p"}',
             401,
             "auth-invalid",
             None,
@@ -99,29 +106,35 @@ def test_elements_without_resource(hub: Hub, client: TestClient) -> None:
         ),
         (
             "edu",
-            b'{"key": {"id_number": 1}, "claims": {"name": "x"}}',
-            422,
-            "invalid-request",
-            "invalid",
-        ),
-        ("edu", b'{"key": {}, "claims": {"name": "x"}}', 422, "invalid-request", "invalid"),
-        (
-            "edu",
-            b'{"key": {"id_number": ""}, "claims": {"name": "x"}}',
+            b'{"key": {"id_number": 1}, "claims": {"name": "x"}, "purpose": "p"}',
             422,
             "invalid-request",
             "invalid",
         ),
         (
             "edu",
-            b'{"key": {"id_number": "1\\u0000"}, "claims": {"name": "x"}}',
+            b'{"key": {}, "claims": {"name": "x"}, "purpose": "p"}',
             422,
             "invalid-request",
             "invalid",
         ),
         (
             "edu",
-            b'{"resource": "nope", "key": {"id_number": "1"}, "claims": {"name": "x"}}',
+            b'{"key": {"id_number": ""}, "claims": {"name": "x"}, "purpose": "p"}',
+            422,
+            "invalid-request",
+            "invalid",
+        ),
+        (
+            "edu",
+            b'{"key": {"id_number": "1\\u0000"}, "claims": {"name": "x"}, "purpose": "p"}',
+            422,
+            "invalid-request",
+            "invalid",
+        ),
+        (
+            "edu",
+            b'{"resource": "nope", "key": {"id_number": "1"}, "claims": {"name": "x"}, "purpose": "p"}',
             404,
             "not-found",
             "not-found",
@@ -129,7 +142,7 @@ def test_elements_without_resource(hub: Hub, client: TestClient) -> None:
         (
             "hrss",
             b'{"resource": "social_assistance", "key": {"id_number": "1"},'
-            b' "claims": {"family_situation": "x"}}',
+            b' "claims": {"family_situation": "x"}, "purpose": "p"}',
             403,
             "access-denied",
             "denied",
@@ -187,7 +200,7 @@ def test_validation_messages_name_the_field(hub: Hub, client: TestClient) -> Non
     assert "extra" in resp.json()["error"]["message"]
     text = client.post(
         URL,
-        content=b'{"key": {"id_number": "1"}, "claims": {"name": "x"}}',
+        content=b'{"key": {"id_number": "1"}, "claims": {"name": "x"}, "purpose": "p"}',
         headers={**auth(hub, "edu"), "Content-Type": "text/plain"},
     )
     assert text.status_code == 422 and "application/json" in text.json()["error"]["message"]
@@ -265,7 +278,10 @@ def test_openapi_describes_body_responses_and_security(hub: Hub) -> None:
     schema = op["requestBody"]["content"]["application/json"]["schema"]
     assert op["requestBody"]["required"] is True
     assert set(schema["properties"]) == {"resource", "key", "claims", "purpose"}
-    assert schema["required"] == ["key", "claims"] and schema["additionalProperties"] is False
+    assert (
+        schema["required"] == ["key", "claims", "purpose"]
+        and schema["additionalProperties"] is False
+    )
     ok = op["responses"]["200"]["content"]["application/json"]["schema"]
     assert ok == {"$ref": "#/components/schemas/VerifyOut"}
     assert {"401", "403", "404", "413", "422", "429"} <= set(op["responses"])

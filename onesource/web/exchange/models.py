@@ -67,8 +67,8 @@ class VerifyIn(In):
     )
     key: dict[str, str] = Field(max_length=8, description='e.g. {"id_number": "..."}')
     claims: dict[str, str] = Field(max_length=64, description='e.g. {"name": "张三"}')
-    purpose: str | None = Field(
-        None, max_length=500, description="why you ask (kept in the audit log)"
+    purpose: str = Field(
+        min_length=1, max_length=500, description="required: why you ask (kept in the audit log)"
     )
 
 

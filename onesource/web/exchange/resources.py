@@ -100,11 +100,12 @@ def read_rows(
         str | None, Query(max_length=200, description="next_cursor of the previous page")
     ] = None,
     purpose: Annotated[
-        str | None, Query(max_length=500, description="kept in the audit log")
+        str | None,
+        Query(max_length=500, description="required: why you read (kept in the audit log)"),
     ] = None,
 ) -> Response | RowsOut:
     ctx.resource = name
-    ctx.purpose = purpose
+    ctx.purpose = ex.require_purpose(purpose, "reads")
     res = ex.resource(name)
     acc = ex.access(department, res)
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
@@ -116,10 +117,18 @@ def read_rows(
             f"limit {size} is above the largest page, {ex.settings.max_page}",
             hint="page with next_cursor",
         )
+    current = ex.require_version(name)
     if cursor is not None:
         version, offset = parse_cursor(cursor)
+        # a cursor reaches only versions the caller may read now: none newer than the
+        # current one, none withdrawn (a rollback withdraws what it rolled back past)
+        if version > current or offset > 10**12:
+            raise InvalidRequestError(
+                "invalid cursor", hint="pass next_cursor from the previous page unchanged"
+            )
+        ex.store.withdrawals.check("resource", name, version)
     else:
-        version = ex.require_version(name)
+        version = current
     page = read_page(ex.store, name, version, chosen, parse_where(eq), acc.lookup, size, offset)
     ctx.row_count = page.table.num_rows
     headers = {"X-Version": str(page.version), "X-Total-Rows": str(page.total)}

@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from onesource.exchange.claimwatch import VerifyLimitError
 from onesource.exchange.verification import IndexNotReady, ready_only
 from onesource.web.exchange.errors import ERROR_RESPONSES, ExchangeRoute, to_response
 from onesource.web.exchange.models import VerifyIn, VerifyOut
@@ -119,7 +120,9 @@ def _answer(
         "Name a `resource` and use its field names in `key` and `claims`, or leave `resource` "
         "out and use element ids (e.g. `person.id_number`, `person.name`): each claimed element "
         "is checked at its source resource. Allowed for fields you may read, for conditional "
-        "fields of resources whose share_method is `verify`, and never for `none` fields."
+        "fields granted to you (grants on resources whose share_method is `verify` allow "
+        "verification only), and never for `none` fields. `purpose` is required. At most a "
+        "few distinct values of one field of one record per day (429 `verify-limit` beyond)."
     ),
     openapi_extra={
         "requestBody": {
@@ -144,7 +147,7 @@ async def verify(request: Request) -> Response:
     body = parse_body(await request.body(), headers.get("content-type"))
     ctx.resource = body.resource
     ctx.fields = list(body.claims)
-    ctx.purpose = body.purpose
+    ctx.purpose = ex.require_purpose(body.purpose, "verifications")
     try:
         with ready_only():  # in memory: answer here, on the event loop
             answer = ex.verify(department, body.resource, body.key, body.claims)
@@ -152,6 +155,9 @@ async def verify(request: Request) -> Response:
         answer = await run_in_threadpool(
             ex.verify, department, body.resource, body.key, body.claims
         )
+    except VerifyLimitError:
+        ctx.result = "verify-limit"  # the alert: audit query --result verify-limit
+        raise
     if body.resource is None:
         ctx.resource = ",".join(r for r, _ in answer.sources)
     ctx.row_count = 0  # nothing of the record leaves the hub

@@ -1,0 +1,220 @@
+"""Every ``onesource ...`` line of README.md and docs/*.md, run as users run it.
+
+The commands are read from the docs' shell blocks (``harness.documented_commands``);
+``ENTRIES`` says, for each, the exit code and an output line to expect.  A documented
+command without an entry fails ``test_every_documented_command_has_an_entry``, and an
+entry whose command left the docs fails too, so the two cannot drift.
+
+One scenario runs the entries in order in one scratch home (the demo seeded with 100
+residents: ``--people 100`` is appended to ``demo seed`` for speed) and records each
+result; the parametrized test asserts on it.  Long-running servers:
+- ``onesource demo serve-api &`` is started (on a free port) and kept running while the
+  ingests pull from it, then stopped with SIGINT (exit 130);
+- ``onesource serve`` is started on a free port, answers one exchange call (so the audit
+  log has entries), then is stopped with SIGINT (exit 130);
+- ``onesource up`` runs with ``--help`` here; tests/cli/test_up.py starts the real thing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.harness import Hub, documented_commands, free_port, stop, wait_for_port
+
+Ctx = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Entry:
+    exit: int
+    expect: str  # a regex some line of stdout+stderr must match
+    mode: str = "run"  # run | server (started, used, stopped with SIGINT) | help
+    extra: tuple[str, ...] = ()  # appended arguments (speed, free ports), said here
+    subst: Callable[[Ctx], dict[str, str]] | None = None  # placeholders -> real values
+
+
+def _students_run(ctx: Ctx) -> dict[str, str]:
+    rows = json.loads(ctx["hub"].run("runs", "--subject", "students", "--json").stdout)
+    return {"01M8...": rows[0]["id"][:12]}  # a unique prefix, as a user would paste
+
+
+def _audit_head(ctx: Ctx) -> dict[str, str]:
+    data = json.loads(ctx["hub"].run("audit", "verify", "--json").stdout)
+    return {"1200:9f2c...": f"{data['head_seq']}:{data['head_hash']}"}
+
+
+def _active_key(ctx: Ctx) -> dict[str, str]:
+    keys = json.loads(ctx["hub"].run("dept", "key", "list", "edu", "--json").stdout)
+    return {"3f9a1c2b": next(k["prefix"] for k in keys if k["revoked_at"] is None)}
+
+
+def _serve_calls(ctx: Ctx, port: int) -> None:
+    """One exchange call with edu's key while `onesource serve` runs: it lands in the audit log."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {ctx['edu_key']}"}
+    base = f"http://127.0.0.1:{port}"
+    ctx["serve_status"] = [
+        httpx.get(f"{base}/healthz", timeout=30).status_code,
+        httpx.get(
+            f"{base}/api/exchange/resources/population_register/rows?limit=1&purpose=docs-check",
+            headers=headers,
+            timeout=30,
+        ).status_code,
+    ]
+
+
+RUN_ID = r"\b01[0-9A-HJKMNP-TV-Z]{24}\b"
+
+# scenario order: each entry may rely on the ones before it
+ENTRIES: dict[str, Entry] = {
+    "onesource catalog validate": Entry(0, r"^ok \d+ files: \d+ departments"),
+    "onesource catalog show population_register": Entry(0, r"^provider: .*\(psb\)"),
+    "onesource catalog elements --source psb": Entry(0, r"person\.id_number"),
+    "onesource catalog export --format csv -o catalogue.csv": Entry(0, r"^wrote catalogue\.csv$"),
+    "onesource catalog diff HEAD~1": Entry(0, r"^no changes against HEAD~1$|\S"),
+    "onesource demo seed": Entry(
+        0, r"^connections: .*connections\.json$", extra=("--people", "100", "--api-port", "{api}")
+    ),
+    "onesource demo serve-api &": Entry(
+        130, r"demo department APIs on http://127\.0\.0\.1:\d+/", "server", ("--port", "{api}")
+    ),
+    "onesource run ingest population_register": Entry(0, r"^succeeded population_register: run "),
+    "onesource run ingest all": Entry(0, r"^16 resource\(s\): 16 ok, 0 failed or rejected$"),
+    "onesource versions population_register": Entry(0, r"│ \* │ \d+ .*│ " + RUN_ID),
+    "onesource runs --subject population_register": Entry(0, r"^│ " + RUN_ID + r" │ ingest"),
+    "onesource quality report students --html report.html": Entry(0, r"^wrote report\.html$"),
+    "onesource quality report students": Entry(
+        0, r"^\d+ read, \d+ good, \d+ quarantined, 1 unparsable$"
+    ),
+    "onesource quality report students --run 01M8... --html report.html": Entry(
+        0, r"run " + RUN_ID + ": accepted", subst=_students_run
+    ),
+    "onesource quality report students --json": Entry(0, r'^  "resource": "students",$'),
+    "onesource quality scorecard": Entry(0, r"│ edu +│ \d{4}-\d\d-\d\d"),
+    "onesource quality scorecard --json": Entry(0, r'"department": "edu"'),
+    "onesource run base person": Entry(0, r"^built base person v\d+: [\d,]+ rows"),
+    "onesource release build all": Entry(0, r"^7 release\(s\): 7 published, 0 failed$"),
+    "onesource release verify appointments_research": Entry(
+        0, r"^ok appointments_research v\d+: \d+ files match their checksums"
+    ),
+    "onesource dept key issue edu": Entry(0, r"^key for edu \(prefix \w+\)"),
+    "onesource dept key list edu": Entry(0, r"^\w+  \d{4}-\d\d-\d\d \d\d:\d\d  active"),
+    "onesource dept key rotate edu": Entry(0, r"^new key for edu \(prefix \w+\); revoked: \w+"),
+    "onesource serve": Entry(
+        130, r"^portal: http://127\.0\.0\.1:\d+/", "server", ("--port", "{web}")
+    ),
+    "onesource audit verify": Entry(0, r"^audit log ok: [1-9]\d* entries, head \d+:[0-9a-f]{64}"),
+    "onesource audit verify --expect-head 1200:9f2c...": Entry(
+        0, r"^audit log ok: ", subst=_audit_head
+    ),
+    "onesource audit query --department edu --resource population_register --since 2026-01-01 --json": Entry(
+        0, r'"department": "edu"'
+    ),
+    "onesource dept key revoke edu 3f9a1c2b": Entry(0, r"^revoked edu key \w+$", subst=_active_key),
+    "onesource rollback population_register --to 1": Entry(
+        0, r"^resource population_register: readers now see version 1 \(\d+ rows\)$"
+    ),
+    "onesource gc --dry-run": Entry(0, r"^would remove \d+ folder\(s\)"),
+    "onesource up": Entry(0, r"Start Airflow", "help"),
+}
+
+
+def _argv(cmd: str, entry: Entry, ctx: Ctx) -> list[str]:
+    for placeholder, value in (entry.subst(ctx) if entry.subst else {}).items():
+        assert placeholder in cmd, f"placeholder {placeholder!r} not in {cmd!r}"
+        cmd = cmd.replace(placeholder, value)
+    args = [a for a in cmd.split()[1:] if a != "&"]
+    args += [a.format(**ctx["ports"]) for a in entry.extra]
+    return [*args, "--help"] if entry.mode == "help" else args
+
+
+def _run_server(hub: Hub, cmd: str, args: list[str], ctx: Ctx) -> Any:
+    port = ctx["ports"]["api" if "serve-api" in cmd else "web"]
+    proc = hub.start(*args)
+    try:
+        wait_for_port(port, proc, timeout=60)
+    except AssertionError:
+        out = stop(proc, signal.SIGKILL)
+        return subprocess.CompletedProcess(args, proc.returncode, out, "")
+    if "serve-api" in cmd:
+        ctx["background"].append((cmd, args, proc))  # stays up for the ingests
+        return None
+    _serve_calls(ctx, port)
+    out = stop(proc, signal.SIGINT)
+    return subprocess.CompletedProcess(args, proc.returncode, out, "")
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
+    hub = Hub.create(tmp_path_factory.mktemp("docs-hub"))
+    ctx: Ctx = {
+        "hub": hub,
+        "ports": {"api": free_port(), "web": free_port()},
+        "background": [],
+        "results": {},
+    }
+    docs = documented_commands()
+    try:
+        for cmd, entry in ENTRIES.items():
+            if cmd not in docs:
+                continue  # reported by test_every_documented_command_has_an_entry
+            args = _argv(cmd, entry, ctx)
+            if entry.mode == "server":
+                result = _run_server(hub, cmd, args, ctx)
+            else:
+                result = hub.run(*args, timeout=600)
+            if result is not None:
+                ctx["results"][cmd] = result
+            if cmd in ("onesource dept key issue edu", "onesource dept key rotate edu"):
+                ctx["edu_key"] = result.stdout.strip().splitlines()[-1]
+        yield ctx
+    finally:
+        for cmd, args, proc in ctx["background"]:
+            out = stop(proc, signal.SIGINT)
+            ctx["results"][cmd] = subprocess.CompletedProcess(args, proc.returncode, out, "")
+
+
+def test_every_documented_command_has_an_entry() -> None:
+    docs = documented_commands()
+    missing = {c: w for c, w in docs.items() if c not in ENTRIES}
+    stale = sorted(set(ENTRIES) - set(docs))
+    assert not missing, f"documented commands without a harness entry: {missing}"
+    assert not stale, f"harness entries no longer in the docs: {stale}"
+
+
+@pytest.mark.parametrize("cmd", list(ENTRIES))
+def test_documented_command(cmd: str, scenario: Ctx) -> None:
+    if cmd not in documented_commands():
+        pytest.skip("not documented any more (see test_every_documented_command_has_an_entry)")
+    if cmd == "onesource demo serve-api &":
+        # stopped at the end of the scenario: finish it now to read its exit code
+        for c, args, proc in scenario["background"]:
+            out = stop(proc, signal.SIGINT)
+            scenario["results"][c] = subprocess.CompletedProcess(args, proc.returncode, out, "")
+        scenario["background"].clear()
+    entry = ENTRIES[cmd]
+    result = scenario["results"][cmd]
+    output = (result.stdout or "") + (result.stderr or "")
+    assert result.returncode == entry.exit, f"{cmd}: exit {result.returncode}\n{output[-3000:]}"
+    assert "unexpected" not in output, output[-3000:]
+    assert re.search(entry.expect, output, re.M), f"{cmd}: no line matches {entry.expect!r}\n{output[-3000:]}"
+    if cmd == "onesource serve":
+        assert scenario["serve_status"][0] == 200, scenario["serve_status"]
+
+
+def test_documented_commands_are_found() -> None:
+    """The extraction itself: it sees the README's pipeline block and the docs' console blocks."""
+    docs = documented_commands()
+    assert "onesource run ingest all" in docs
+    assert any(w.startswith("docs/departments.md:") for w in docs["onesource audit verify"])
+    assert Path(docs["onesource serve"][0].split(":")[0]).name == "README.md"
