@@ -81,3 +81,37 @@ def test_pseudonym_column_is_not_pattern_scanned_in_files() -> None:
 
     files = data_files(pa.table({"p": ["0123456789abcdef13812345678abcde"[:32]]}))
     assert scan_files(files, classification={"p": "pseudonym"}) == []
+
+
+def test_verify_rescans_published_files_with_todays_gate() -> None:
+    """A version published by an older, weaker gate is caught by release verify."""
+    from onesource.release.gate import rescan
+
+    rel = _unlisted_rep_release()
+    leaky = pa.table(
+        {
+            "name": ["清河00001科技有限公司", "王伟 138-1234-5678"],
+            "status": ["1", "1"],
+            "registered_capital": pa.array([3.3010219660601075e17, 1.0]),
+        }
+    )
+    found = {(f.column, f.kind) for f in rescan(rel, CATALOG, data_files(leaky), _read)}
+    assert ("data.csv: name", "mobile") in found
+    assert ("data.csv: name", "direct-value") in found
+    assert ("data.csv: registered_capital", "id-number") in found
+    clean = pa.table({"credit_code": ["91350100M000100Y43"], "status": ["1"]})
+    assert rescan(rel, CATALOG, data_files(clean), _read) == []  # credit codes expected here
+
+
+def test_data_dictionary_says_how_csv_cells_are_neutralized() -> None:
+    from onesource.release.publish import datapackage
+
+    rel = CATALOG.releases["grid_events_open"]
+    out = pa.table({"event_number": ["=1"]})
+    files = data_files(out)
+    pkg = datapackage(
+        rel, CATALOG, out, {}, {f: "0" for f in files}, {f: len(b) for f, b in files.items()}, 1
+    )
+    csv_res = next(r for r in pkg["resources"] if r["path"] == "data.csv")
+    assert "single quote" in csv_res["x-formula-neutralization"]
+    assert "numeric columns are not changed" in csv_res["x-formula-neutralization"]
