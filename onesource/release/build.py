@@ -76,7 +76,11 @@ def build_release(
         i.ref: getattr(store.current("resource", i.ref), "number", None) for i in release.inputs
     }
     if release.kind is ReleaseKind.aggregate:
-        out, report = _aggregate(release, catalog, table, sources, today)
+        from onesource.release.aggregate import aggregate_release
+
+        out, report = aggregate_release(
+            release, catalog, table, sources, today, store=store, input_versions=input_versions
+        )
     else:
         from onesource.anonymize import anonymize
         from onesource.anonymize.pseudonym import release_key
@@ -96,63 +100,6 @@ def build_release(
         result = _publish(store, catalog, release, out, files, report, run.id, input_versions)
         run.finish("succeeded", rows_read=table.num_rows, rows_good=out.num_rows)
     return result
-
-
-def _aggregate(
-    release: Release, catalog: Catalog, table: pa.Table, sources: dict[str, Any], today: dt.date
-) -> tuple[pa.Table, dict[str, Any]]:
-    import pyarrow.compute as pc
-
-    from onesource.anonymize.aggregate import aggregate
-
-    spec, table = build_spec(
-        release,
-        catalog,
-        table.drop_columns(
-            [n for n, c in release.columns.items() if c.technique is Technique.drop]
-        ),
-        {n: s for n, s in sources.items() if release.columns[n].technique is not Technique.drop},
-        today,
-    )
-    assert release.aggregate is not None
-    agg = release.aggregate
-    sums = sorted({m.column for m in agg.measures.values() if m.column})
-    for col in sums:
-        table = table.set_column(
-            table.column_names.index(col), col, pc.cast(table[col], pa.float64())
-        )
-    result = aggregate(table, agg.group_by, threshold=agg.min_cell, sums=sums)
-    if result.exposed:
-        raise ReleaseRefused(
-            f"release {release.name!r}: {result.exposed} suppressed cell(s) could still be "
-            "recovered from published totals",
-            hint="group by fewer dimensions or raise min_cell",
-        )
-    t = result.table
-    cols: dict[str, Any] = {g: t[g] for g in agg.group_by}
-    for name, m in agg.measures.items():
-        if m.function == "count":
-            cols[name] = t["count"]
-        elif m.function == "sum":
-            cols[name] = (
-                t[f"{m.column}_sum"] if f"{m.column}_sum" in t.column_names else t[m.column]
-            )
-        elif m.function == "mean":
-            total = t[f"{m.column}_sum"] if f"{m.column}_sum" in t.column_names else t[m.column]
-            cols[name] = pc.round(pc.divide(total, pc.cast(t["count"], pa.float64())), 2)
-    cols["suppressed"] = t["suppressed"]
-    out = pa.table(cols)
-    report = {
-        "kind": "aggregate",
-        "min_cell": agg.min_cell,
-        "cells": out.num_rows,
-        "cells_suppressed_primary": result.primary,
-        "cells_suppressed_complementary": result.complementary,
-        "exact_check": result.exact_checked,
-        "input_rows": table.num_rows,
-        "techniques": {n: c.technique.value for n, c in release.columns.items()},
-    }
-    return out, report
 
 
 def _publish(
