@@ -129,10 +129,25 @@ class Measure(Model):
         return self
 
 
+class Dominance(Model):
+    """Which sum/mean cells are sensitive because one contributor dominates."""
+
+    rule: Literal["p_percent", "nk"] = "p_percent"
+    p: float = Field(10.0, gt=0, le=100, description="p% rule: protect each contributor to p%")
+    n: int = Field(1, ge=1, le=10, description="(n,k) rule: the n largest contributors...")
+    k: float = Field(75.0, gt=0, le=100, description="...may hold at most k% of the cell total")
+
+
 class Aggregate(Model):
     group_by: list[str] = Field(min_length=1)
     measures: dict[Name, Measure] = Field(min_length=1)
     min_cell: int = Field(10, ge=1, description="cells counted below this are suppressed")
+    zeros: Literal["sensitive", "public"] = Field(
+        "sensitive",
+        description="empty cells follow the small-cell rule unless declared public",
+    )
+    margins: bool = Field(False, description="also publish the totals (margins) rows")
+    dominance: Dominance = Field(default_factory=Dominance)
 
 
 class Release(Entry):

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from onesource.release import publish as pub
-from onesource.release.spec import ReleaseRefused, build_spec, input_table
+from onesource.release.spec import build_spec, input_table
 from onesource.store import Store
 from schemas.catalog import Catalog
 from schemas.errors import NotFoundError
