@@ -4,6 +4,12 @@ SQLite runs in WAL mode with a busy timeout and foreign keys on.  Its driver's
 own transaction handling is switched off so that write transactions can start
 with ``BEGIN IMMEDIATE`` (take the write lock first, then read) instead of
 failing when a read transaction tries to upgrade.
+
+The connection pool is sized to the concurrency the web app allows (its worker
+threads plus a few connections of its own: the event loop, the audit writer and
+its checkpointer), so that no request ever waits for a connection; a caller that
+still finds the pool empty waits at most ``ONESOURCE_DB_POOL_TIMEOUT`` seconds
+and gets ``StoreBusyError`` (answered 503 with ``Retry-After``), never a 30 s stall.
 """
 
 from __future__ import annotations
@@ -17,7 +23,11 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.orm import Session
+
+from onesource.store.errors import StoreBusyError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # the newest migration; a test keeps it equal to the scripts' head, so an
@@ -27,6 +37,41 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _migrated: set[str] = set()
 _migrate_lock = threading.Lock()
+
+# connections the web process takes besides its worker threads: the event loop (exchange
+# keys, grants and current versions when their short caches expire), the audit writer,
+# its WAL checkpointer, and slack for in-process background work
+RESERVED_CONNECTIONS = 8
+
+
+class PoolSettings(BaseSettings):
+    """Connection pool of the metadata DB (``ONESOURCE_WEB_THREADS``, ``ONESOURCE_DB_POOL_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ONESOURCE_", extra="ignore")
+
+    web_threads: int = Field(
+        40, ge=1, description="worker threads of the web app (sync endpoints, file and DB work)"
+    )
+    db_pool_size: int | None = Field(
+        None,
+        ge=1,
+        description="connections kept per process (default: web_threads + 8, so that no "
+        "request waits for one)",
+    )
+    db_max_overflow: int = Field(0, ge=0, description="extra connections beyond the pool size")
+    db_pool_timeout: float = Field(
+        2.0, gt=0, description="seconds to wait for a free connection before answering 503"
+    )
+
+    @property
+    def pool_size(self) -> int:
+        return self.db_pool_size or self.web_threads + RESERVED_CONNECTIONS
+
+
+@lru_cache(maxsize=1)
+def pool_settings() -> PoolSettings:
+    """The pool settings, read once per process."""
+    return PoolSettings()
 
 
 def _sqlite_setup(engine: sa.Engine) -> None:
@@ -50,13 +95,32 @@ def _sqlite_setup(engine: sa.Engine) -> None:
 def engine_for(url: str) -> sa.Engine:
     """The (cached) engine for a metadata DB URL."""
     parsed = sa.make_url(url)
+    cfg = pool_settings()
+    pool: dict[str, Any] = {
+        "pool_size": cfg.pool_size,
+        "max_overflow": cfg.db_max_overflow,
+        "pool_timeout": cfg.db_pool_timeout,
+    }
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+        on_disk = bool(parsed.database) and parsed.database != ":memory:"
+        if on_disk:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            **(pool if on_disk else {}),  # in memory: one connection per thread, no queue
+        )
         _sqlite_setup(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    return sa.create_engine(url, pool_pre_ping=True, **pool)
+
+
+def connect(engine: sa.Engine) -> sa.Connection:
+    """A pooled connection; ``StoreBusyError`` when none frees up within the pool timeout."""
+    try:
+        return engine.connect()
+    except sa.exc.TimeoutError as exc:
+        raise StoreBusyError(pool_settings().db_pool_timeout) from exc
 
 
 @contextmanager
@@ -66,7 +130,7 @@ def session(engine: sa.Engine, *, write: bool = False) -> Iterator[Session]:
     ``write=True`` on SQLite starts with ``BEGIN IMMEDIATE`` so that
     read-then-write transactions queue on the busy timeout instead of failing.
     """
-    with engine.connect() as conn:
+    with connect(engine) as conn:
         if write and engine.dialect.name == "sqlite":
             conn = conn.execution_options(sqlite_immediate=True)
         with Session(bind=conn, expire_on_commit=False) as ses, ses.begin():

@@ -60,3 +60,15 @@ class StaleBaseError(CommitConflictError):
         self.base = base
         self.current = current
 
+
+class StoreBusyError(TransientError):
+    """Every pooled metadata DB connection stayed busy for the pool timeout (answered 503)."""
+
+    code = "metadata-db-busy"
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(
+            f"the hub is busy: no metadata DB connection came free within {timeout:g} s",
+            hint="try again in a second",
+        )
+        self.timeout = timeout

@@ -223,13 +223,33 @@ class VersionLedger:
             )
             ses.flush()
 
-    def current_number(self, kind: str, subject: str) -> int | None:
-        with session(self.engine) as ses:
-            return ses.scalar(
-                sa.select(CurrentVersion.number).where(
-                    CurrentVersion.kind == kind, CurrentVersion.subject == subject
-                )
+    # reads: each opens ONE session and does all its work in it.  A read that opened a
+    # second session while holding the first needed two pooled connections; with N readers
+    # at once and fewer than 2N connections they all waited on each other until the pool
+    # timed out (the web app's 500s under load, tests/store/test_ledger_reads.py).
+
+    @staticmethod
+    def _current_in(ses: Any, kind: str, subject: str) -> int | None:
+        return ses.scalar(
+            sa.select(CurrentVersion.number).where(
+                CurrentVersion.kind == kind, CurrentVersion.subject == subject
             )
+        )
+
+    @staticmethod
+    def _numbers_in(ses: Any, kind: str, subject: str) -> list[int]:
+        return list(
+            ses.scalars(
+                sa.select(Version.number)
+                .where(Version.kind == kind, Version.subject == subject)
+                .order_by(Version.number)
+            )
+        )
+
+    def current_number(self, kind: str, subject: str) -> int | None:
+        """The number of the version readers see now, or None."""
+        with session(self.engine) as ses:
+            return self._current_in(ses, kind, subject)
 
     def current(self, kind: str, subject: str) -> VersionInfo | None:
         """The version readers see now, or None when nothing was committed."""
@@ -262,14 +282,14 @@ class VersionLedger:
                 )
             )
             if row is None:
-                known = [v.number for v in self.all_of(kind, subject)]
+                known = self._numbers_in(ses, kind, subject)
                 raise VersionNotFoundError(kind, subject, number, known)
-            return to_info(row, self.current_number(kind, subject))
+            return to_info(row, self._current_in(ses, kind, subject))
 
     def all_of(self, kind: str, subject: str) -> list[VersionInfo]:
         """Every committed version of a subject, oldest first."""
-        current = self.current_number(kind, subject)
         with session(self.engine) as ses:
+            current = self._current_in(ses, kind, subject)
             rows = ses.scalars(
                 sa.select(Version)
                 .where(Version.kind == kind, Version.subject == subject)

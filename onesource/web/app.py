@@ -35,4 +35,8 @@ def create_app() -> Any:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    from onesource.web import overload
+
+    overload.install(app)  # last: the outermost of the app's middleware
+
     return app

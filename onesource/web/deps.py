@@ -63,9 +63,36 @@ def get_catalog() -> Catalog:
     return catalog
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-StoreDep = Annotated[Store, Depends(get_store)]
-CatalogDep = Annotated[Catalog, Depends(get_catalog)]
+# The dependencies are async: FastAPI runs a sync dependency in a worker thread, so three
+# sync ones cost a sync endpoint three thread hops before its own, each waiting for a free
+# thread when the pool is busy.  From memory they answer on the event loop; only a cold
+# store or a catalog due for its edit check goes to a thread.
+
+
+async def settings_dep() -> Settings:
+    return get_settings()
+
+
+async def store_dep() -> Store:
+    if store_opened():
+        return _store()
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_store)
+
+
+async def catalog_dep() -> Catalog:
+    fresh = fresh_catalog()
+    if fresh is not None:
+        return fresh
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(get_catalog)
+
+
+SettingsDep = Annotated[Settings, Depends(settings_dep)]
+StoreDep = Annotated[Store, Depends(store_dep)]
+CatalogDep = Annotated[Catalog, Depends(catalog_dep)]
 
 
 def reset_caches() -> None:
