@@ -30,6 +30,16 @@ class Settings(BaseSettings):
     warehouse: str | None = Field(None, description="warehouse root: a path or an fsspec URL")
     db_url: str | None = Field(None, description="SQLAlchemy URL of the metadata DB")
     secret_key: str = Field(DEV_SECRET, description="signs sessions and consumer keys")
+    public_url: str | None = Field(
+        None,
+        description="the hub's public base URL; every absolute link uses it "
+        "(default http://127.0.0.1:<port of onesource serve>, else :8000)",
+    )
+    trusted_hosts: str = Field(
+        "",
+        description="comma-separated Host header values accepted besides the public URL's "
+        "host, localhost and 127.0.0.1 ('*' accepts any: only behind a proxy that checks it)",
+    )
 
     @property
     def warehouse_root(self) -> str:

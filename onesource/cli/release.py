@@ -109,3 +109,8 @@ def list_releases(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
             r["built_at"] or "-",
         )
     console.print(table)
+
+
+from onesource.cli.withdraw import withdraw  # noqa: E402 - its own module, registered here
+
+app.command()(withdraw)

@@ -54,6 +54,9 @@ def serve(
     """
     import uvicorn
 
+    from onesource.web.hosts import serving_default
+
+    os.environ.setdefault("ONESOURCE_PUBLIC_URL", serving_default(host, port))
     console.print(f"portal: http://{host}:{port}/   exchange API docs: http://{host}:{port}/docs")
     uvicorn.run(
         "onesource.web.app:create_app",
@@ -90,6 +93,7 @@ def up(
     """
     from onesource.orchestration.environment import airflow_env, airflow_home
     from onesource.settings import get_settings
+    from onesource.web.hosts import serving_default
 
     home = get_settings().home.resolve()
     ahome = airflow_home(home)
@@ -111,7 +115,10 @@ def up(
     with open(logs, "ab") as log:
         procs = [
             subprocess.Popen([airflow_bin, "standalone"], env=child_env, stdout=log, stderr=log),
-            subprocess.Popen(_web_command(host, port), env=child_env),
+            subprocess.Popen(
+                _web_command(host, port),
+                env={"ONESOURCE_PUBLIC_URL": serving_default(host, port), **child_env},
+            ),
         ]
     console.print(
         f"\nportal:            http://{host}:{port}/\n"

@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import logging
 import operator
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import DAG, Asset, get_parsing_context, task
@@ -30,10 +31,11 @@ from onesource.orchestration.plan import (
     DagPlan,
     IngestPlan,
     ReleasePlan,
+    _setting,
     catalog_root,
     load_plan,
 )
-from schemas.errors import CatalogError, ConfigError
+from schemas.errors import CatalogError, ConfigError, TransientError
 
 log = logging.getLogger(__name__)
 
@@ -48,24 +50,35 @@ DEFAULT_ARGS: dict[str, Any] = {"owner": "onesource", "depends_on_past": False}
 
 
 def check_catalog() -> None:
-    """Raise ONE clear error listing the catalog's problems as file:line (or return)."""
-    try:
-        load_plan()
-    except CatalogError as exc:
-        issues = getattr(exc, "issues", None) or [exc.message]
-        text = "\n".join(f"  {issue}" for issue in issues)
-        raise CatalogError(
-            issues,
-            f"the OneSource catalog at {catalog_root()} has {len(issues)} problem(s); "
-            f"no OneSource DAGs are built until they are fixed:\n{text}",
-        ) from None  # the chain would only show loader internals
+    """Raise ONE clear error listing the catalog's problems as file:line (or return).
+
+    Cheap when nothing changed: the problems of a broken catalog are cached by its
+    fingerprint (``onesource.catalog.compiled.catalog_state``).
+    """
+    from onesource.catalog.compiled import catalog_state
+
+    root = catalog_root()
+    state = catalog_state(root, Path(_setting("home")) / "cache")
+    if state.status == "ok":
+        return
+    text = "\n".join(f"  {problem}" for problem in state.problems)
+    then = (
+        f"the OneSource DAGs keep running from the last valid catalog ({state.serving})"
+        if state.serving
+        else "no OneSource DAGs are built until they are fixed"
+    )
+    raise CatalogError(
+        list(state.problems),
+        f"the OneSource catalog at {root} has {len(state.problems)} problem(s); {then}:\n{text}",
+    )
 
 
 def load_dag_plan() -> DagPlan | None:
-    """The plan, or None when the catalog is invalid (``dags/onesource_catalog.py`` says why)."""
+    """The plan of the working catalog, or of the last valid one while it is broken
+    (``dags/onesource_catalog.py`` says why); None when there never was a valid one."""
     try:
-        return load_plan()
-    except (CatalogError, ConfigError) as exc:
+        return load_plan(strict=False)
+    except (CatalogError, ConfigError, TransientError) as exc:  # transient: never valid yet
         log.warning("OneSource catalog invalid, no DAGs built here: %s", str(exc)[:200])
         return None
 

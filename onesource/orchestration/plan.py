@@ -212,10 +212,15 @@ def _cache_dir(cache_dir: Path | str | None) -> Path:
     return Path(_setting("home")) / "cache"
 
 
-def load_plan(root: Path | str | None = None, cache_dir: Path | str | None = None) -> DagPlan:
+def load_plan(
+    root: Path | str | None = None, cache_dir: Path | str | None = None, *, strict: bool = True
+) -> DagPlan:
     """The DAG plan of the catalog at ``root``, from the cache when nothing changed.
 
-    Raises ``CatalogError`` (every problem as ``file:line``) when the catalog is invalid.
+    Raises ``CatalogError`` (every problem as ``file:line``) when the catalog is invalid;
+    with ``strict=False`` it then returns the plan of the last valid catalog instead
+    (``CatalogUnavailableError`` when there never was one), cached under the broken
+    catalog's fingerprint so that warm parses do not validate again.
     """
     root = catalog_root(root)
     cache = _cache_dir(cache_dir)
@@ -223,15 +228,25 @@ def load_plan(root: Path | str | None = None, cache_dir: Path | str | None = Non
     path = cache / f"dagplan-{fp}.json"
     try:
         plan = DagPlan.from_json(path.read_bytes())
-        if plan.catalog == str(root):
+        if plan.catalog == str(root) and (not strict or plan.fingerprint == fp):
             return plan
     except (OSError, ValueError, KeyError, TypeError):
         pass  # absent, stale or from another version: rebuild below
-    from onesource.catalog.compiled import load_compiled
+    from onesource.catalog.compiled import load_compiled, load_serving
 
-    plan = build_plan(load_compiled(root, cache), root, fp)
+    if strict:
+        plan = build_plan(load_compiled(root, cache), root, fp)
+    else:
+        # the last valid catalog's plan, recorded with the fingerprint it was built from
+        served = load_serving(root, cache)
+        last = json.loads((cache / "last-valid-catalog.json").read_bytes())["fingerprint"]
+        plan = build_plan(served, root, fp if _compiled(cache, fp) else str(last))
     _write(cache, path, plan)
     return plan
+
+
+def _compiled(cache: Path, fp: str) -> bool:
+    return (cache / f"catalog-{fp}.json").exists()
 
 
 def _write(cache: Path, path: Path, plan: DagPlan) -> None:

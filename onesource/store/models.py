@@ -169,3 +169,28 @@ class QualityResult(Base):
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
     passed: Mapped[bool]
     created_at: Mapped[datetime]
+
+
+class Withdrawal(Base):
+    """A version taken out of public view for good (``onesource release withdraw``, rollback).
+
+    Readers answer 410 Gone for it on every path; the pointer never returns to it.
+    """
+
+    __tablename__ = "withdrawals"
+    __table_args__ = (
+        sa.UniqueConstraint("kind", "subject", "number"),
+        sa.ForeignKeyConstraint(
+            ["kind", "subject", "number"],
+            ["versions.kind", "versions.subject", "versions.number"],
+            name="fk_withdrawals_version",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    number: Mapped[int]
+    reason: Mapped[str] = mapped_column(sa.Text)
+    withdrawn_at: Mapped[datetime]
+    run_id: Mapped[str | None] = mapped_column(sa.String(32))  # the rollback or withdraw run

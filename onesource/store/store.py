@@ -25,6 +25,7 @@ from onesource.store.ledger import ANY_BASE, VersionLedger, check_subject
 from onesource.store.records import RunInfo, VersionInfo
 from onesource.store.runs import STALE_AFTER, RunHandle, RunRegistry
 from onesource.store.warehouse import Warehouse, refused_writes
+from onesource.store.withdrawals import WithdrawalBook
 from onesource.store.writer import RunFileWriter, VersionWriter
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Store:
         self._runs = RunRegistry(self.engine)
         self._ledger = VersionLedger(self.engine, self.warehouse)
         self._book = IncrementBook(self.engine)
+        self.withdrawals = WithdrawalBook(self.engine)
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Store:
@@ -270,18 +272,44 @@ class Store:
     def rollback(
         self, kind: str, subject: str, to: int, department: str | None = None
     ) -> VersionInfo:
-        """Point readers back at an existing version; recorded as a ``rollback`` run."""
+        """Point readers back at an existing version; recorded as a ``rollback`` run.
+
+        Every later version is withdrawn in the same transaction (readers get 410 Gone for
+        it, a rows cursor cannot reach it, the pointer never returns to it).
+        """
         check_subject(kind, subject)
         self._ledger.get(kind, subject, to)  # clear error before a run is recorded
         handle = self.begin_run("rollback", subject, department, {"kind": kind, "to": to})
         try:
-            previous, info = self._ledger.move_pointer(kind, subject, to, handle.id)
+            previous, _ = self.withdrawals.withdraw(
+                kind, subject, None, f"rolled back to version {to}", handle.id, point_to=to
+            )
         except BaseException as exc:
             handle.finish("failed", error=exc)
             raise
         handle.finish("succeeded")
         self._runs_note(handle.id, previous)
-        return info
+        return self._ledger.get(kind, subject, to)
+
+    def withdraw(
+        self, kind: str, subject: str, number: int, reason: str, department: str | None = None
+    ) -> tuple[int | None, int | None]:
+        """Withdraw one version for good (recorded as a ``rollback`` run with its reason).
+
+        Returns ``(previous current, new current)``: withdrawing the current version moves
+        readers to the newest version not withdrawn, or to none.
+        """
+        check_subject(kind, subject)
+        params = {"kind": kind, "withdraw": number, "reason": reason}
+        handle = self.begin_run("rollback", subject, department, params)
+        try:
+            moved = self.withdrawals.withdraw(kind, subject, [number], reason, handle.id)
+        except BaseException as exc:
+            handle.finish("failed", error=exc)
+            raise
+        handle.finish("succeeded")
+        self._runs_note(handle.id, moved[0])
+        return moved
 
     def _runs_note(self, run_id: str, previous: int | None) -> None:
         # the previous number is only known inside the pointer transaction

@@ -8,9 +8,13 @@ from typing import Any
 
 def create_app() -> Any:
     """Build the app.  Routers come from ``onesource.web.exchange`` and ``onesource.web.portal``."""
-    from fastapi import FastAPI
+    from fastapi_offline import FastAPIOffline
 
-    app = FastAPI(
+    from onesource.web import errors, status
+    from onesource.web.hosts import allowed_hosts
+
+    # /docs and /redoc load Swagger UI and ReDoc from the hub itself (isolated networks)
+    app = FastAPIOffline(
         title="OneSource",
         version="0.1.0",
         description="清河市政务数据共享交换平台 — exchange API for departments and the open-data portal.",
@@ -30,10 +34,9 @@ def create_app() -> Any:
                 raise
             continue
         module.install(app)
-
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    errors.install(app)  # after the portal's: the envelope for every JSON error
+    app.include_router(status.router)
+    app.add_middleware(errors.TrustedHosts, allowed_hosts=allowed_hosts())
 
     from onesource.web import overload
 

@@ -45,7 +45,7 @@ def fresh_catalog() -> Catalog | None:
 
 def get_catalog() -> Catalog:
     """The validated catalog; the same object until a catalog file changes."""
-    from onesource.catalog.compiled import load_compiled
+    from onesource.catalog.compiled import load_serving
     from onesource.catalog.fingerprint import fingerprint
 
     fresh = fresh_catalog()
@@ -58,7 +58,7 @@ def get_catalog() -> Catalog:
     catalog = _catalogs.get(key)
     if catalog is None:
         _catalogs.clear()
-        catalog = _catalogs[key] = load_compiled(root)
+        catalog = _catalogs[key] = load_serving(root)
     _checked[str(configured)] = (now, catalog)
     return catalog
 

@@ -98,9 +98,9 @@ def test_restricted_release_needs_a_registered_key(client) -> None:  # type: ign
         headers=HTML,
     )
     key = page.text.split('id="consumer-key">')[1].split("<")[0]
-    assert client.get(url, params={"key": key}).status_code == 200
     assert client.get(url, headers={"x-consumer-key": key}).status_code == 200
-    assert client.get(url, params={"key": "oc_wrong"}).status_code == 401
+    assert client.get(url, headers={"x-consumer-key": "oc_wrong"}).status_code == 401
+    assert client.get(url, params={"key": key}).status_code == 400  # never in a URL
     refused = client.post("/register", data={"name": "x", "email": "x@example.org"}, headers=HTML)
     assert refused.status_code == 400
 

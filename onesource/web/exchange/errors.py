@@ -14,6 +14,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onesource.exchange.errors import ExchangeError, RateLimitedError
+from onesource.store.errors import VersionNotFoundError
+from onesource.store.withdrawals import VersionWithdrawnError
 from onesource.web.exchange.models import ErrorBody
 from schemas.errors import NotFoundError, OneSourceError, TransientError
 
@@ -27,8 +29,10 @@ STATUS_CODES = {
     405: "method-not-allowed",
     406: "not-acceptable",
     409: "conflict",
+    410: "gone",
     413: "payload-too-large",
     415: "unsupported-media-type",
+    416: "range-not-satisfiable",
     422: "invalid-request",
     429: "rate-limited",
     503: "unavailable",
@@ -75,9 +79,20 @@ def to_response(exc: BaseException) -> JSONResponse:
     if isinstance(exc, RequestValidationError):
         return error_response(422, "invalid-request", _validation_message(exc))
     if isinstance(exc, HTTPException | StarletteHTTPException):
+        if exc.status_code == 400 and isinstance(
+            exc.__cause__, RecursionError | ValueError | UnicodeError
+        ):
+            # FastAPI's "There was an error parsing the body" (e.g. JSON nested 200k deep)
+            return error_response(
+                422,
+                "invalid-request",
+                "the body is not valid JSON (malformed or nested too deeply)",
+            )
         code = STATUS_CODES.get(exc.status_code, "error")
         return error_response(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
-    if isinstance(exc, NotFoundError):
+    if isinstance(exc, VersionWithdrawnError):
+        return error_response(410, exc.code, str(exc), {"Cache-Control": "no-store"})
+    if isinstance(exc, NotFoundError | VersionNotFoundError):
         return error_response(404, exc.code, str(exc))
     if isinstance(exc, TransientError):
         return error_response(503, exc.code, str(exc), {"Retry-After": "1"})

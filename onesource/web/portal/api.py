@@ -18,6 +18,7 @@ from onesource.web.deps import (
     get_store,
     store_opened,
 )
+from onesource.web.hosts import absolute
 from onesource.web.portal.common import check_name, index_for
 from onesource.web.portal.model import Dataset, all_datasets, dataset
 from schemas.vocab import OpenClass
@@ -51,7 +52,7 @@ def _summary(ds: Dataset, request: Request) -> dict[str, Any]:
         "version": ds.version,
         "rows": ds.rows,
         "updated": ds.built_at,
-        "url": str(request.url_for("open_dataset", name=r.name)),
+        "url": absolute(request.app.url_path_for("open_dataset", name=r.name)),
     }
 
 
@@ -96,6 +97,10 @@ def get_dataset(
     ds = dataset(store, catalog, catalog.releases[name])
     out = _summary(ds, request)
     out["files"] = ds.files
+    out["withdrawn"] = [
+        {"version": w.number, "reason": w.reason, "at": w.withdrawn_at.isoformat()}
+        for w in sorted(store.withdrawals.of("release", name).values(), key=lambda w: w.number)
+    ]
     out["risk"] = {
         k: ds.risk.get(k)
         for k in (
@@ -290,6 +295,12 @@ def _load(store: Store, name: str) -> tuple[VersionInfo, _Rows | None]:
     """The current version (or 404) and its decoded rows (None over the budget); does I/O."""
     info = store.current("release", name)
     if info is None:
+        if store.withdrawals.of("release", name):
+            raise HTTPException(
+                410,
+                f"every published version of {name!r} was withdrawn",
+                headers={"Cache-Control": "no-store"},
+            )
         raise HTTPException(404, f"dataset {name!r} has no published version")
     _current[(store.warehouse.url, name)] = (time.monotonic(), info)
     return info, _cached_rows(store, name, info.path)
@@ -432,7 +443,9 @@ def data_json(request: Request, store: StoreDep, catalog: CatalogDep) -> dict[st
                 "license": d.release.licence,
                 "distribution": [
                     {
-                        "downloadURL": str(request.url_for("download", name=d.name, file=f)),
+                        "downloadURL": absolute(
+                            request.app.url_path_for("download", name=d.name, file=f)
+                        ),
                         "mediaType": f.rsplit(".", 1)[1],
                     }
                     for f in ("data.csv", "data.json", "data.parquet")

@@ -68,3 +68,10 @@ def downloads(store: Store, release: str) -> int:
             )
             or 0
         )
+
+
+def consumer_active(store: Store, consumer_id: str) -> bool:
+    """Whether a consumer (by id) still holds an unrevoked key with accepted terms."""
+    with session(store.engine) as ses:
+        row = ses.get(ConsumerKey, consumer_id)
+        return row is not None and row.revoked_at is None and row.terms_accepted_at is not None

@@ -18,15 +18,18 @@ import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
 from onesource.store import Store
+from onesource.store.errors import VersionNotFoundError
+from onesource.store.records import VersionInfo
 from onesource.web.deps import CatalogDep, StoreDep
-from onesource.web.portal import consumers
+from onesource.web.hosts import absolute
+from onesource.web.portal import consumers, links
 from onesource.web.portal.common import FILE_RE, check_name
 from schemas.vocab import OpenClass
 
@@ -148,6 +151,47 @@ async def _stream(src: _Source, start: int, length: int) -> AsyncIterator[bytes 
             src.close()
 
 
+MAX_VERSION = 2**31 - 1  # version numbers are 32-bit integers in the metadata DB
+KEY_IN_URL = (
+    "keys are not accepted in URLs (they end up in logs and browser history): send the "
+    "X-Consumer-Key header, or ask POST /api/open/datasets/{name}/links for a signed link"
+)
+
+
+def release_version(store: Store, name: str, version: int | None) -> VersionInfo:
+    """The version to serve (default: current); 404 when absent, 410 when withdrawn."""
+    if version is not None:
+        gone = store.withdrawals.get("release", name, version)
+        if gone is not None:
+            raise HTTPException(
+                410,
+                f"version {version} of {name!r} was withdrawn: {gone.reason}",
+                headers={"Cache-Control": "no-store"},
+            )
+        try:
+            return store.version("release", name, version)
+        except VersionNotFoundError:
+            raise HTTPException(404, f"dataset {name!r} has no version {version}") from None
+    info = store.current("release", name)
+    if info is None:
+        if store.withdrawals.of("release", name):
+            raise HTTPException(
+                410,
+                f"every published version of {name!r} was withdrawn",
+                headers={"Cache-Control": "no-store"},
+            )
+        raise HTTPException(404, f"dataset {name!r} has no published version")
+    return info
+
+
+PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Authorization, X-Consumer-Key"}
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
 @router.get("/datasets/{name}/download/{file}", summary="Download a file of a release")
 def download(
     request: Request,
@@ -155,39 +199,53 @@ def download(
     file: str,
     store: StoreDep,
     catalog: CatalogDep,
-    version: int | None = None,
-    key: str | None = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    expires: Annotated[str | None, Query(max_length=12, include_in_schema=False)] = None,
+    consumer: Annotated[str | None, Query(max_length=64, include_in_schema=False)] = None,
+    signature: Annotated[str | None, Query(max_length=128, include_in_schema=False)] = None,
 ) -> Response:
+    if "key" in request.query_params:
+        raise HTTPException(400, KEY_IN_URL.replace("{name}", name))
     check_name(catalog, name)
     if not FILE_RE.match(file):
         raise HTTPException(404, f"no file {file!r}")
     release = catalog.releases[name]
-    info = (
-        store.current("release", name)
-        if version is None
-        else store.version("release", name, version)
-    )
-    if info is None:
-        raise HTTPException(404, f"dataset {name!r} has no published version")
+    info = release_version(store, name, version)
     files = _version_files(store, info.path)
     if file not in files:
         raise HTTPException(
             404, f"no file {file!r} in version {info.number}; files: {', '.join(sorted(files))}"
         )
-    consumer = None
+    who = None
     if release.open_class is OpenClass.restricted:
-        consumer = consumers.consumer_for(store, key or request.headers.get("x-consumer-key"))
-        if consumer is None:
+        if signature is not None:
+            signed = links.verify(name, file, version, expires or "", consumer or "", signature)
+            who = signed if signed and consumers.consumer_active(store, signed) else None
+            if who is None:
+                raise HTTPException(403, "this download link is invalid or has expired")
+        else:
+            who = consumers.consumer_for(
+                store, request.headers.get("x-consumer-key") or _bearer(request)
+            )
+        if who is None:
             raise HTTPException(
                 401,
                 f"dataset {name!r} is restricted ({release.open_condition}): register at "
-                "/register and pass your key as ?key= or the X-Consumer-Key header",
+                "/register and send your key in the X-Consumer-Key header "
+                "(or Authorization: Bearer <key>)",
+                headers=PRIVATE,
             )
-    etag = f'"{files[file] or f"v{info.number}-{file}"}"'
+    # the version is part of the tag: a withdrawn or superseded version's copies go stale
+    etag = f'"v{info.number}-{files[file] or file}"'
     headers = {
         "ETag": etag,
         "Accept-Ranges": "bytes",
-        "Cache-Control": "public, max-age=300",
+        # restricted data never sits in shared caches (proxies, CDNs) or on disk
+        **(
+            PRIVATE
+            if release.open_class is OpenClass.restricted
+            else {"Cache-Control": "public, max-age=300"}
+        ),
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'{name}-v{info.number}-{file}')}",
     }
     if request.headers.get("if-none-match") == etag:
@@ -226,7 +284,7 @@ def download(
     headers["Content-Length"] = str(length)
     if release.open_class is OpenClass.restricted:
         try:
-            consumers.log_download(store, consumer, name, info.number, file)
+            consumers.log_download(store, who, name, info.number, file)
         except BaseException:
             src.close()
             raise
@@ -234,3 +292,30 @@ def download(
     return StreamingResponse(
         _stream(src, start, length), status_code=status, headers=headers, media_type=media
     )
+
+
+@router.post(
+    "/api/open/datasets/{name}/links",
+    summary="A signed download link (10 minutes) for a registered consumer's browser",
+)
+def signed_link(
+    request: Request,
+    name: str,
+    store: StoreDep,
+    catalog: CatalogDep,
+    file: Annotated[str, Query(max_length=64)] = "data.csv",
+    version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+) -> dict[str, Any]:
+    """Send ``X-Consumer-Key``; get a URL a browser can follow without the key."""
+    check_name(catalog, name)
+    if not FILE_RE.match(file):
+        raise HTTPException(404, f"no file {file!r}")
+    who = consumers.consumer_for(store, request.headers.get("x-consumer-key"))
+    if who is None:
+        raise HTTPException(401, "send a registered key in the X-Consumer-Key header")
+    info = release_version(store, name, version)
+    if file not in _version_files(store, info.path):
+        raise HTTPException(404, f"no file {file!r} in version {info.number}")
+    path = request.app.url_path_for("download", name=name, file=file)
+    query = links.sign(name, file, info.number, who)
+    return {"url": absolute(f"{path}?{query}"), "expires_in": links.LINK_TTL_S}

@@ -86,6 +86,7 @@ def dataset_page(request: Request, name: str, store: StoreDep, catalog: CatalogD
         with store.open_file("release", name, "changelog.md") as fh:
             changelog = fh.read().decode()
     versions = list(reversed(store.versions("release", name)))
+    withdrawn = store.withdrawals.of("release", name)
     score = _department_score(store, ds.release.publisher)
     return render(
         request,
@@ -96,6 +97,7 @@ def dataset_page(request: Request, name: str, store: StoreDep, catalog: CatalogD
         dictionary=dictionary,
         versions=versions,
         changelog=changelog,
+        withdrawn=withdrawn,
         score=score,
         catalog=catalog,
     )
@@ -134,8 +136,13 @@ def department_page(request: Request, code: str, store: StoreDep, catalog: Catal
 
 @router.get("/api", response_class=HTMLResponse)
 def api_page(request: Request, catalog: CatalogDep) -> Any:
+    from onesource.web.hosts import public_url
+
     return render(
-        request, "api.html", example=next(iter(catalog.releases), "business_register_open")
+        request,
+        "api.html",
+        example=next(iter(catalog.releases), "business_register_open"),
+        base=public_url(),
     )
 
 

@@ -1,0 +1,62 @@
+"""``onesource release withdraw``: take a published version out of public view for good."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+
+from onesource.cli.common import console
+
+
+def withdraw(
+    name: Annotated[str, typer.Argument(help="the release")],
+    version: Annotated[int, typer.Option("--version", min=1, help="the version to withdraw")],
+    reason: Annotated[
+        str, typer.Option("--reason", help="why; shown on the portal and in the changelog")
+    ],
+) -> None:
+    """Withdraw one published version: 410 Gone on every path, the reason on the portal.
+
+    Withdrawing the current version moves readers to the newest version not withdrawn.
+    The withdrawal is recorded in the ledger (as a run) and in the audit log.
+
+    Example: onesource release withdraw business_register_open --version 2 --reason "addresses not generalized"
+    """
+    from onesource.exchange.audit import AuditLog, AuditRecord
+    from onesource.store import Store
+
+    reason = reason.strip()
+    if not reason or len(reason) > 2000:
+        raise typer.BadParameter("give a reason (1 to 2000 characters)", param_hint="--reason")
+    store = Store.open()
+    known = store.withdrawals.get("release", name, version)
+    if known is not None:
+        console.print(
+            f"release {name} version {version} was already withdrawn: {known.reason}",
+            highlight=False,
+        )
+        return
+    previous, current = store.withdraw("release", name, version, reason)
+    AuditLog(store.engine).append(
+        AuditRecord(
+            department=None,
+            endpoint=f"cli: release withdraw {name}",
+            method="WITHDRAW",
+            result="withdrawn",
+            status_code=410,
+            resource=name,
+            fields=[f"v{version}"],
+            purpose=f"{reason} (by {_who()})",
+        )
+    )
+    now = f"readers now see version {current}" if current else "no version is public now"
+    console.print(f"release {name}: version {version} withdrawn ({reason}); {now}", highlight=False)
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
