@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
+from connectors.signing import sign_headers
 from schemas.errors import TerminalError, TransientError
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -162,8 +163,37 @@ def _retry_after(resp: httpx.Response, default: float) -> float:
         return default
 
 
+class RequestSigner(httpx.Auth):
+    """Signs every request (``connectors.signing``): a fresh timestamp and nonce per send,
+    so a retried call is signed again."""
+
+    requires_request_body = True
+
+    def __init__(self, signing_secret: str, algorithm: str = "hmac-sha256") -> None:
+        self.signing_secret = signing_secret
+        self.algorithm = algorithm
+
+    def auth_flow(self, request: httpx.Request) -> Any:
+        request.headers.update(
+            sign_headers(
+                self.signing_secret,
+                request.method,
+                request.url.path,
+                request.url.query.decode("latin-1"),
+                request.content,
+                algorithm=self.algorithm,
+            )
+        )
+        yield request
+
+
 class ExchangeClient:
-    """Typed access to ``/api/exchange`` with one department's API key."""
+    """Typed access to ``/api/exchange`` with one department's API key.
+
+    Pass ``signing_secret`` (``oss_...``, from the hub operator) to sign every request,
+    as departments that require signed requests must; ``signature_algorithm`` is
+    ``hmac-sha256`` (default) or ``hmac-sm3``.
+    """
 
     def __init__(
         self,
@@ -175,6 +205,8 @@ class ExchangeClient:
         backoff: float = 0.25,
         max_wait: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        signing_secret: str | None = None,
+        signature_algorithm: str = "hmac-sha256",
     ) -> None:
         self.retries = retries
         self.backoff = backoff
@@ -184,6 +216,7 @@ class ExchangeClient:
             timeout=timeout,
             headers={"Authorization": f"Bearer {api_key}"},
             transport=transport,
+            auth=RequestSigner(signing_secret, signature_algorithm) if signing_secret else None,
         )
 
     def close(self) -> None:

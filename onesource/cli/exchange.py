@@ -1,4 +1,5 @@
-"""``onesource dept key issue|list|revoke|rotate`` and ``onesource audit verify|query``."""
+"""``onesource dept key issue|list|revoke|rotate|signing-secret``, ``onesource dept
+require-signing`` and ``onesource audit verify|checkpoint|query``."""
 
 from __future__ import annotations
 
@@ -130,6 +131,52 @@ def key_rotate(dept: Dept) -> None:
     typer.echo(issued.key)
 
 
+@key_app.command("signing-secret")
+def key_signing_secret(
+    dept: Dept,
+    key: Annotated[str, typer.Argument(help="key prefix from 'dept key list'")],
+) -> None:
+    """Print the signing secret of one key (derived from the hub's signing master key).
+
+    Give it to the department with its API key; its client signs requests with it
+    (ExchangeClient(..., signing_secret=...)).  Never stored in the metadata DB.
+
+    Example: onesource dept key signing-secret edu 3f9a1c2b
+    """
+    from onesource.exchange.config import get_exchange_settings
+    from onesource.exchange.errors import UnknownError
+    from onesource.exchange.signing import master_key, signing_secret_text
+
+    _known_department(dept)
+    active = [k for k in _ring().list(dept) if k.active and key in (k.prefix, k.id)]
+    if not active:
+        raise UnknownError(
+            f"department {dept!r} has no active key {key!r}",
+            hint=f"list them with: onesource dept key list {dept}",
+        )
+    typer.echo(signing_secret_text(master_key(get_exchange_settings()), active[0].prefix))
+
+
+@dept_app.command("require-signing")
+def dept_require_signing(
+    dept: Dept,
+    off: Annotated[bool, typer.Option("--off", help="accept bearer keys alone again")] = False,
+) -> None:
+    """Require signed requests from a department (or, with --off, stop requiring them).
+
+    Calls without a valid signature are then refused with 401 signature-required.
+
+    Example: onesource dept require-signing edu
+    """
+    from onesource.exchange.deptauth import DepartmentAuthBook
+    from onesource.store import Store
+
+    _known_department(dept)
+    DepartmentAuthBook(Store.open().engine).set_require_signature(dept, not off)
+    state = "no longer requires" if off else "now requires"
+    console.print(f"{dept} {state} signed requests (other hub processes: within 2 s)")
+
+
 def _audit() -> AuditLog:
     from onesource.exchange.audit import AuditLog
     from onesource.store import Store
@@ -156,23 +203,22 @@ def audit_verify(
 
     Example: onesource audit verify --json
     """
+    expected = _parse_head(expect_head) if expect_head is not None else None
     log = _audit()
     check = log.verify()
     ok, bad, reason = check.ok, check.first_bad_seq, check.reason
-    if ok and expect_head:
-        seq_text, _, digest = expect_head.partition(":")
-        try:
-            seq = int(seq_text)
-        except ValueError as exc:
-            raise typer.BadParameter("use SEQ:HASH", param_hint="--expect-head") from exc
+    if ok and expected is not None:
+        seq, digest = expected
         if check.head_seq is None or check.head_seq < seq:
             ok, bad, reason = (
                 False,
                 (check.head_seq or 0) + 1,
                 f"log ends before seq {seq} (truncated)",
             )
-        elif digest and log.query(limit=1, seq=seq)[0]["hash"] != digest:
-            ok, bad, reason = False, seq, "entry differs from the recorded head"
+        else:
+            entry = log.query(limit=1, seq=seq)
+            if not entry or entry[0]["hash"] != digest:
+                ok, bad, reason = False, seq, "entry differs from the recorded head"
     if as_json:
         typer.echo(
             json.dumps(
@@ -231,6 +277,20 @@ def audit_checkpoint() -> None:
     row = log.query(limit=1, seq=check.head_seq)[0]
     log.anchor((check.head_seq, check.head_hash, row["chain"]))
     console.print(f"signed a checkpoint of seq {check.head_seq}:{check.head_hash}", highlight=False)
+
+
+def _parse_head(text: str) -> tuple[int, str]:
+    """``SEQ:HASH`` as printed by ``audit verify``: a seq >= 1 and a 64-hex-digit hash."""
+    import re
+
+    m = re.fullmatch(r"(\d+):([0-9a-fA-F]{64})", text.strip())
+    if m is None or int(m.group(1)) < 1:
+        raise typer.BadParameter(
+            f"{text!r} is not SEQ:HASH (a seq >= 1, a colon and the 64-hex-digit hash "
+            "that onesource audit verify prints as 'head')",
+            param_hint="--expect-head",
+        )
+    return int(m.group(1)), m.group(2).lower()
 
 
 @audit_app.command("query")

@@ -45,6 +45,18 @@ class ExchangeSettings(BaseSettings):
         "per verify_period (0: no limit)",
     )
     verify_period: float = Field(86_400.0, gt=0, description="seconds the claim count covers")
+    signing_key: str | None = Field(
+        None, description="master key deriving each API key's signing secret, hex (else file)"
+    )
+    signing_key_file: Path | None = Field(
+        None, description="default: <home>/keys/request-signing.key, made 0600 on first use"
+    )
+    signature_algorithms: str = Field(
+        "hmac-sha256,hmac-sm3", description="request signature algorithms accepted, comma-separated"
+    )
+    signature_window: float = Field(
+        300.0, gt=0, description="seconds a signed request's timestamp may be off the hub's clock"
+    )
     auth_failure_window: float = Field(
         60.0, gt=0, description="seconds of unauthenticated calls per address summed in one entry"
     )

@@ -17,12 +17,14 @@ from cachetools import LRUCache, TTLCache
 from onesource.exchange.audit import AuditLog
 from onesource.exchange.claimwatch import ClaimWatch
 from onesource.exchange.config import ExchangeSettings
+from onesource.exchange.deptauth import DepartmentAuthBook
 from onesource.exchange.errors import AccessDeniedError, InvalidRequestError, UnknownError
 from onesource.exchange.grants import GrantBook
 from onesource.exchange.keys import KeyRing
 from onesource.exchange.policy import ResourceAccess, resource_access
 from onesource.exchange.pushes import PushBook
 from onesource.exchange.ratelimit import RateLimiter
+from onesource.exchange.signing import RequestVerifier, master_key
 from onesource.exchange.summaries import FailureTally
 from onesource.exchange.verification import IndexCache, check_key, plan, same
 from schemas.catalog import Catalog
@@ -93,6 +95,8 @@ class Exchange:
         ref = weakref.ref(self)
         atexit.register(lambda: (ex := ref()) is not None and ex.flush_summaries())
         self.indexes = IndexCache(store)
+        self.dept_auth = DepartmentAuthBook(store.engine, secs)
+        self._verifier: RequestVerifier | None = None
         self.claims = ClaimWatch(settings.verify_distinct_claims, settings.verify_period)
         self.pushes = PushBook(store, settings)
         self._ttl = _Ttl(secs)
@@ -100,6 +104,21 @@ class Exchange:
         self._policy_catalog: Catalog | None = None
         # bounded: departments x resources x grant states
         self._policy_memo: LRUCache[tuple[object, ...], ResourceAccess] = LRUCache(4096)
+
+    def request_verifier(self) -> RequestVerifier:
+        """The signature checker (one nonce cache per process)."""
+        if self._verifier is None:
+            with self._lock:
+                if self._verifier is None:
+                    algorithms = frozenset(
+                        a.strip()
+                        for a in self.settings.signature_algorithms.split(",")
+                        if a.strip()
+                    )
+                    self._verifier = RequestVerifier(
+                        master_key(self.settings), algorithms, self.settings.signature_window
+                    )
+        return self._verifier
 
     def flush_summaries(self) -> int:
         """Write every open per-address summary now (at exit, or for a test); returns how many."""

@@ -15,10 +15,16 @@ from typing import Any
 from fastapi import HTTPException
 
 from onesource.exchange.audit import AuditRecord
-from onesource.web.exchange.runtime import AUDIT_SCOPE_KEY, AuditContext, exchange_for
+from onesource.web.exchange.runtime import (
+    AUDIT_SCOPE_KEY,
+    BODY_SCOPE_KEY,
+    AuditContext,
+    exchange_for,
+)
 from onesource.web.exchange.verify import VERIFY_PATH, verify_asgi
 
 PREFIX = "/api/exchange"
+SIGNATURE_HEADER = b"x-onesource-signature"
 log = logging.getLogger("onesource.exchange")
 
 Scope = dict[str, Any]
@@ -150,8 +156,49 @@ class ExchangeMiddleware:
                     raise HTTPException(413, f"body exceeds the limit of {limit} bytes")
             return message
 
+        app_receive = limited_receive
+        if any(name == SIGNATURE_HEADER for name, _ in scope["headers"]):
+            # a signed request: its body is hashed before any route parses it (a multipart
+            # form is streamed and cannot be read twice), so read it once and replay it
+            try:
+                body = await _read_all(limited_receive)
+            except HTTPException as exc:
+                start, bodies = _error_body(413, "payload-too-large", str(exc.detail))
+                await audited_send(start)
+                for part in bodies:
+                    await audited_send(part)
+                return
+            scope[BODY_SCOPE_KEY] = body
+            app_receive = _replay(body, receive)
+
         if scope["method"] == "POST" and path == VERIFY_PATH:
             # the hot path: skip the router (same endpoint, same errors)
-            await verify_asgi(scope, limited_receive, audited_send)
+            await verify_asgi(scope, app_receive, audited_send)
             return
-        await self.app(scope, limited_receive, audited_send)
+        await self.app(scope, app_receive, audited_send)
+
+
+async def _read_all(receive: Any) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    done = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal done
+        if not done:
+            done = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        message: dict[str, Any] = await receive()
+        return message
+
+    return replay

@@ -15,8 +15,12 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from onesource.exchange.config import get_exchange_settings
 from onesource.exchange.errors import AuthInvalidError, AuthRequiredError, RateLimitedError
 from onesource.exchange.hub import Exchange
+from onesource.exchange.keys import split_key
+from onesource.exchange.signing import SignatureInvalidError, SignatureRequiredError
 
 AUDIT_SCOPE_KEY = "onesource.audit"
+SIGNATURE_HEADER = "x-onesource-signature"
+BODY_SCOPE_KEY = "onesource.body"  # a signed request's body, read once by the middleware
 _lock = threading.Lock()
 
 bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer os_<prefix>_<secret>")
@@ -124,6 +128,44 @@ def authenticate(ex: Exchange, ctx: AuditContext, key: str | None) -> str:
     return department
 
 
+async def authenticate_request(
+    ex: Exchange, ctx: AuditContext, request: Request, key: str | None
+) -> str:
+    """``authenticate``, then the signature: checked when present, required when the
+    department requires signed requests (the body is read to hash it)."""
+    department = authenticate(ex, ctx, key)
+    headers = request.headers
+    signed = SIGNATURE_HEADER in headers
+    if not signed and not ex.dept_auth.requires_signature(department):
+        return department
+    if not signed:
+        ctx.result = "unsigned"
+        raise SignatureRequiredError(
+            f"department {department!r} requires signed requests",
+            hint="sign with the key's signing secret (the SDK does: signing_secret=...)",
+        )
+    assert key is not None
+    parts = split_key(key)
+    assert parts is not None
+    scope = request.scope
+    body = scope.get(BODY_SCOPE_KEY)
+    if body is None:
+        body = await request.body()
+    try:
+        ex.request_verifier().check(
+            parts[0],
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b"").decode("latin-1"),
+            headers,
+            body,
+        )
+    except SignatureInvalidError:
+        ctx.result = "bad-signature"
+        raise
+    return department
+
+
 async def current_department(
     request: Request,
     ex: ExchangeDep,
@@ -133,7 +175,7 @@ async def current_department(
 ) -> str:
     """The department whose key signed the call; rate limited per department."""
     key = credentials.credentials if credentials is not None else api_key
-    return authenticate(ex, ctx, key)
+    return await authenticate_request(ex, ctx, request, key)
 
 
 Department = Annotated[str, Depends(current_department)]

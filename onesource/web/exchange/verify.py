@@ -30,7 +30,7 @@ from onesource.web.exchange.models import VerifyIn, VerifyOut
 from onesource.web.exchange.runtime import (
     AUDIT_SCOPE_KEY,
     AuditContext,
-    authenticate,
+    authenticate_request,
     exchange_for,
     key_from_headers,
 )
@@ -141,8 +141,8 @@ async def verify(request: Request) -> Response:
     if ctx is None:  # called outside the middleware (should not happen)
         ctx = scope[AUDIT_SCOPE_KEY] = AuditContext()
     headers = request.headers
-    department = authenticate(
-        ex, ctx, key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
+    department = await authenticate_request(
+        ex, ctx, request, key_from_headers(headers.get("authorization"), headers.get("x-api-key"))
     )
     body = parse_body(await request.body(), headers.get("content-type"))
     ctx.resource = body.resource
