@@ -61,3 +61,26 @@ def test_unchanged_snapshot_commits_no_version(psb_db: Path) -> None:
     third = ingest("households", store=store, catalog=CATALOG)
     assert (third.status, third.version) == ("succeeded", 2)
     assert run_ingest("households").state == "skipped"
+
+
+def test_a_push_that_changes_nothing_commits_no_version(hub_home: Path) -> None:
+    from onesource.pipeline.ingest import ingest_push
+
+    body = "id_number,name,month,amount\n" + "".join(
+        f"{person_id(i)},钱{i},2026-01,{100 + i}\n" for i in range(5)
+    )
+
+    def push(data: str) -> object:
+        return ingest_push(
+            "elderly_subsidies",
+            data.encode(),
+            filename="jan.csv",
+            fmt="csv",
+            department="civil",
+            catalog=CATALOG,
+        )
+
+    assert push(body).version == 1
+    again = push(body)
+    assert (again.status, again.version) == ("unchanged", None)
+    assert push(body.replace(",100\n", ",101\n")).version == 2
