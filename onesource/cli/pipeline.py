@@ -141,12 +141,20 @@ def rollback(
 
     Example: onesource rollback population_register --to 3
     """
+    from onesource.cli.withdraw import audit_withdrawal
     from onesource.store import Store
 
-    info = Store.open().rollback(kind, subject, to)
+    store = Store.open()
+    before = set(store.withdrawals.of(kind, subject))
+    info = store.rollback(kind, subject, to)
     console.print(
         f"{kind} {subject}: readers now see version {info.number} ({info.row_count:,} rows)"
     )
+    # the versions rolled back past are withdrawn for good (410 Gone), and audited
+    gone = sorted(set(store.withdrawals.of(kind, subject)) - before)
+    if gone:
+        audit_withdrawal(store, kind, subject, gone, f"rolled back to version {to}", "rollback")
+        console.print(f"withdrawn: version {', '.join(map(str, gone))} (410 Gone from now on)")
 
 
 def runs(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import getpass
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,7 +24,6 @@ def withdraw(
 
     Example: onesource release withdraw business_register_open --version 2 --reason "addresses not generalized"
     """
-    from onesource.exchange.audit import AuditLog, AuditRecord
     from onesource.store import Store
 
     reason = reason.strip()
@@ -39,20 +38,29 @@ def withdraw(
         )
         return
     previous, current = store.withdraw("release", name, version, reason)
+    audit_withdrawal(store, "release", name, [version], reason, "release withdraw")
+    now = f"readers now see version {current}" if current else "no version is public now"
+    console.print(f"release {name}: version {version} withdrawn ({reason}); {now}", highlight=False)
+
+
+def audit_withdrawal(
+    store: Any, kind: str, name: str, versions: list[int], reason: str, command: str
+) -> None:
+    """One audit-log entry for versions taken out of view (withdraw, rollback)."""
+    from onesource.exchange.audit import AuditLog, AuditRecord
+
     AuditLog(store.engine).append(
         AuditRecord(
             department=None,
-            endpoint=f"cli: release withdraw {name}",
+            endpoint=f"cli: {command} {kind} {name}",
             method="WITHDRAW",
             result="withdrawn",
             status_code=410,
             resource=name,
-            fields=[f"v{version}"],
+            fields=[f"v{v}" for v in versions],
             purpose=f"{reason} (by {_who()})",
         )
     )
-    now = f"readers now see version {current}" if current else "no version is public now"
-    console.print(f"release {name}: version {version} withdrawn ({reason}); {now}", highlight=False)
 
 
 def _who() -> str:

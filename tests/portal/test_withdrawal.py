@@ -110,6 +110,7 @@ def test_withdraw_and_rollback_of_a_release(world: dict[str, str]) -> None:
     # rollback withdraws what it rolled back past
     done = cli(world, "rollback", NAME, "--kind", "release", "--to", "2")
     assert done.returncode == 0, done.stdout + done.stderr
+    assert "withdrawn: version 3" in done.stdout
     c = client()
     for file in ("data.csv", "data.json", "data.parquet", "dcat.jsonld", "checksums.sha256"):
         gone(download(c, 3, file), "rolled back to version 2")
@@ -160,6 +161,7 @@ def test_withdraw_and_rollback_of_a_release(world: dict[str, str]) -> None:
     log = AuditLog(Store.open().engine)
     entries = log.query(resource=NAME)
     assert any(reason in (e.get("purpose") or "") for e in entries), entries
+    assert any("rolled back to version 2" in (e.get("purpose") or "") for e in entries)
     assert log.verify().ok
 
     # withdrawing the last public version leaves nothing to serve: 410, not a stale file
