@@ -302,18 +302,29 @@ def audit_query(
     since: Annotated[
         datetime | None, typer.Option("--since", help="ISO date or time, e.g. 2026-01-31")
     ] = None,
+    result: Annotated[
+        str | None,
+        typer.Option(
+            "--result",
+            help="e.g. verify-limit (guessing alerts), auth-failures (per-address summaries)",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=100_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON lines")] = False,
 ) -> None:
     """Show the newest audit entries matching the filters.
 
     Example: onesource audit query --department edu --resource population_register --since 2026-01-01
+
+    Alerts: onesource audit query --result verify-limit
     """
     from datetime import UTC
 
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
-    rows = _audit().query(department=department, resource=resource, since=since, limit=limit)
+    rows = _audit().query(
+        department=department, resource=resource, since=since, limit=limit, result=result
+    )
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row, default=str, ensure_ascii=False))

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import hashlib
 import logging
 import threading
 import time
@@ -40,6 +41,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from onesource.exchange.audit_insert import Insert as _Insert
 from onesource.exchange.chain import GENESIS, ChainKey, canonical, legacy_hash
 from onesource.exchange.config import AuditSettings
 from onesource.store.exchange_models import AuditEntry
@@ -93,23 +95,6 @@ chain_hash = legacy_hash  # the original unkeyed link (kept for callers of the o
 __all__ = ["GENESIS", "AuditCheck", "AuditLog", "AuditRecord", "canonical", "chain_hash"]
 
 
-_COLUMNS = (
-    "seq",
-    "at",
-    "department",
-    "endpoint",
-    "method",
-    "resource",
-    "fields",
-    "purpose",
-    "result",
-    "status_code",
-    "row_count",
-    "duration_ms",
-    "chain",
-)
-
-
 def _entry(seq: int, rec: AuditRecord, marker: str) -> dict[str, Any]:
     return {
         "seq": seq,
@@ -126,67 +111,6 @@ def _entry(seq: int, rec: AuditRecord, marker: str) -> dict[str, Any]:
         "duration_ms": round(float(rec.duration_ms), 3) if rec.duration_ms is not None else None,
         "chain": marker,
     }
-
-
-_STORED = (*_COLUMNS, "prev_hash", "hash")
-
-
-def _sqlite_max_variables() -> int:
-    """The host parameters one statement may bind: a compile-time limit of the SQLite library
-    (999 in old or conservative builds), capped to keep statements a sensible size."""
-    import sqlite3
-
-    with contextlib.closing(sqlite3.connect(":memory:")) as conn:
-        return min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 32766)
-
-
-class _Insert:
-    """The raw INSERT of audit rows for one dialect, and each column's bind processor."""
-
-    def __init__(self, dialect: sa.Dialect) -> None:
-        stmt = sa.insert(_TABLE).values({name: sa.bindparam(name) for name in _STORED})
-        compiled = stmt.compile(dialect=dialect)
-        self.sql = str(compiled)
-        self.positional = bool(compiled.positional)
-        order = list(compiled.positiontup or ()) if self.positional else list(_STORED)
-        assert sorted(order) == sorted(_STORED), order
-        self.order = order
-        self.processors = [
-            _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order
-        ]
-        head = sa.select(_TABLE.c.seq, _TABLE.c.hash).order_by(_TABLE.c.seq.desc()).limit(1)
-        self.head_sql = str(head.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
-        # SQLite: multi-row INSERTs instead of executemany (the sqlite3 module releases the
-        # GIL around every statement step, see AuditLog._append_sqlite)
-        self.multirow = dialect.name == "sqlite" and self.positional
-        self.rows_per_statement = _sqlite_max_variables() // len(order) if self.multirow else 1
-        head_part, _, values = self.sql.partition(" VALUES ")
-        self._multi_head, self._multi_values = head_part + " VALUES ", values
-        self._multi_sql: dict[int, str] = {}
-
-    def multi_sql(self, n: int) -> str:
-        """``INSERT ... VALUES (...), (...)`` for ``n`` rows (positional parameters)."""
-        sql = self._multi_sql.get(n)
-        if sql is None:
-            sql = self._multi_sql[n] = self._multi_head + ", ".join([self._multi_values] * n)
-        return sql
-
-    def execute(self, conn: sa.Connection, rows: list[Any]) -> None:
-        """Insert ``rows`` (from ``params``) inside the caller's transaction."""
-        if not self.multirow:
-            conn.exec_driver_sql(self.sql, rows)  # one executemany
-            return
-        step = self.rows_per_statement
-        for start in range(0, len(rows), step):
-            chunk = rows[start : start + step]
-            conn.exec_driver_sql(self.multi_sql(len(chunk)), tuple(v for r in chunk for v in r))
-
-    def params(self, row: dict[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        values = [
-            row[name] if proc is None else proc(row[name])
-            for name, proc in zip(self.order, self.processors, strict=True)
-        ]
-        return tuple(values) if self.positional else dict(zip(self.order, values, strict=True))
 
 
 def _settle(items: list[tuple[asyncio.Future[int], int | BaseException]]) -> None:
@@ -228,6 +152,14 @@ class AuditLog:
         if ins is None:
             ins = self._insert = _Insert(self.engine.dialect)
         return ins
+
+    @property
+    def log_id(self) -> str:
+        """Which log checkpoints speak of: the operator's name, else a hash of the DB URL."""
+        if self.settings.log_id:
+            return self.settings.log_id
+        url = self.engine.url.render_as_string(hide_password=True)
+        return hashlib.sha256(url.encode()).hexdigest()[:16]
 
     def chain_key(self, *, create: bool = True) -> ChainKey | None:
         """The chain's HMAC key (made on first use at the default path when ``create``)."""
@@ -367,7 +299,7 @@ class AuditLog:
                 path = self.settings.signing_key_file
                 assert path is not None and self.settings.checkpoints is not None
                 self._signer = Signer(ed25519_private(path, create=True))
-            cp = self._signer.checkpoint(*target)
+            cp = self._signer.checkpoint(self.log_id, *target)
             try:
                 CheckpointStore(self.settings.checkpoints or "").append(cp)
             except OSError:
@@ -577,6 +509,7 @@ class AuditLog:
         since: datetime | None = None,
         limit: int = 100,
         seq: int | None = None,
+        result: str | None = None,
     ) -> list[dict[str, Any]]:
         """The newest entries matching every given filter, newest first."""
         stmt = sa.select(_TABLE).order_by(_TABLE.c.seq.desc()).limit(limit)
@@ -588,5 +521,7 @@ class AuditLog:
             stmt = stmt.where(_TABLE.c.resource == resource)
         if since is not None:
             stmt = stmt.where(_TABLE.c.at >= since)
+        if result is not None:
+            stmt = stmt.where(_TABLE.c.result == result)
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]

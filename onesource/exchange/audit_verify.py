@@ -47,7 +47,9 @@ def verify_log(log: AuditLog) -> AuditCheck:
 
     st = log.settings
     assert st.public_key_file is not None and st.checkpoints is not None
-    reading = read_checkpoints(CheckpointStore(st.checkpoints), ed25519_public(st.public_key_file))
+    reading = read_checkpoints(
+        CheckpointStore(st.checkpoints), ed25519_public(st.public_key_file), log.log_id
+    )
     anchors: dict[int, set[str]] = {}
     for cp in reading.valid:
         anchors.setdefault(cp.seq, set()).add(cp.hash)
@@ -136,6 +138,11 @@ def verify_log(log: AuditLog) -> AuditCheck:
         notes.append(
             f"{legacy} entries of the original unkeyed chain (seq 1..{legacy}); they are "
             "protected by the keyed entries and checkpoints after them"
+        )
+    if reading.other_logs:
+        notes.append(
+            f"{reading.other_logs} checkpoints of other audit logs (other database URLs) "
+            f"ignored; this log is {log.log_id!r} (ONESOURCE_AUDIT_LOG_ID names it after a move)"
         )
     if unanchored:
         notes.append(

@@ -45,11 +45,13 @@ class Checkpoint:
     chain: str | None
     at: str
     signer: str
+    log: str  # which audit log (database) this is about, see AuditSettings.log_id
     sig: str = ""
 
     def body(self) -> bytes:
         fields = {
             "v": 1,
+            "log": self.log,
             "seq": self.seq,
             "hash": self.hash,
             "chain": self.chain,
@@ -120,11 +122,11 @@ class Signer:
         self.key = private_key
         self.id = public_key_id(private_key.public_key())
 
-    def checkpoint(self, seq: int, digest: str, chain: str | None) -> Checkpoint:
+    def checkpoint(self, log: str, seq: int, digest: str, chain: str | None) -> Checkpoint:
         at = datetime.now(UTC).isoformat(timespec="microseconds")
-        unsigned = Checkpoint(seq, digest, chain, at, self.id)
+        unsigned = Checkpoint(seq, digest, chain, at, self.id, log)
         sig = base64.b64encode(self.key.sign(unsigned.body())).decode()
-        return Checkpoint(seq, digest, chain, at, self.id, sig)
+        return Checkpoint(seq, digest, chain, at, self.id, log, sig)
 
 
 @dataclass(frozen=True)
@@ -133,14 +135,16 @@ class Reading:
 
     valid: list[Checkpoint]
     problems: list[str]
+    other_logs: int = 0  # valid checkpoints of other audit logs (databases), ignored
 
 
-def read_checkpoints(store: CheckpointStore, public_key: Any | None) -> Reading:
-    """Parse and verify every stored checkpoint against ``public_key``."""
+def read_checkpoints(store: CheckpointStore, public_key: Any | None, log: str) -> Reading:
+    """Parse and verify every stored checkpoint of audit log ``log`` against ``public_key``."""
     from cryptography.exceptions import InvalidSignature
 
     valid: list[Checkpoint] = []
     problems: list[str] = []
+    others = 0
     lines = list(store.lines())
     if lines and public_key is None:
         raise ConfigError(
@@ -157,6 +161,7 @@ def read_checkpoints(store: CheckpointStore, public_key: Any | None) -> Reading:
                 data.get("chain"),
                 str(data["at"]),
                 str(data["signer"]),
+                str(data["log"]),
                 str(data["sig"]),
             )
             sig = base64.b64decode(cp.sig, validate=True)
@@ -171,5 +176,8 @@ def read_checkpoints(store: CheckpointStore, public_key: Any | None) -> Reading:
         except InvalidSignature:
             problems.append(f"{where}: checkpoint at seq {cp.seq} has a bad signature (forged)")
             continue
+        if cp.log != log:
+            others += 1
+            continue
         valid.append(cp)
-    return Reading(valid, problems)
+    return Reading(valid, problems, others)

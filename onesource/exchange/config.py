@@ -100,6 +100,11 @@ class AuditSettings(BaseSettings):
         description="an append-only file, or an fsspec URL prefix (one object per checkpoint); "
         "default <home>/audit/checkpoints.jsonl",
     )
+    log_id: str | None = Field(
+        None,
+        description="names this audit log in checkpoints; default: a hash of the metadata DB "
+        "URL (set it to keep a log's checkpoints valid after moving its database)",
+    )
     checkpoint_every: int = Field(10_000, ge=1, description="entries between checkpoints")
     checkpoint_seconds: float = Field(10.0, gt=0, description="seconds between checkpoints")
 

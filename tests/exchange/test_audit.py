@@ -192,9 +192,10 @@ def test_cli_verify_exit_codes_and_query(log: AuditLog) -> None:
     assert "4 entries" in ok.output
     out = runner.invoke(app, ["audit", "query", "--department", "psb", "--json"])
     assert out.exit_code == 0 and out.output.count('"department": "psb"') == 1
+    head = log.query(limit=1, seq=4)[0]["hash"]
     with log.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 4"))
-    truncated = runner.invoke(app, ["audit", "verify", "--expect-head", "4:"])
+    truncated = runner.invoke(app, ["audit", "verify", "--expect-head", f"4:{head}"])
     assert truncated.exit_code == 1 and "seq 4" in truncated.output
     with log.engine.begin() as conn:
         conn.execute(sa.text("UPDATE audit_log SET method = 'GET' WHERE seq = 2"))
@@ -204,7 +205,7 @@ def test_cli_verify_exit_codes_and_query(log: AuditLog) -> None:
 
 
 @pytest.mark.services
-def test_chain_on_postgresql_with_concurrent_writers(pg_schema: str) -> None:
+def test_chain_on_postgresql_with_concurrent_writers(pg_schema: str, hub_home: Path) -> None:
     from onesource.store.db import migrate
 
     migrate(pg_schema)
@@ -222,7 +223,7 @@ def test_chain_on_postgresql_with_concurrent_writers(pg_schema: str) -> None:
 
 
 @pytest.mark.services
-def test_group_commit_on_postgresql(pg_schema: str) -> None:
+def test_group_commit_on_postgresql(pg_schema: str, hub_home: Path) -> None:
     from onesource.store.db import migrate
 
     migrate(pg_schema)
