@@ -240,8 +240,26 @@ def _direct_values(direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | Non
     return DirectValues.build(texts) if texts else None
 
 
-def read_published(files: Mapping[str, bytes]) -> dict[str, pa.Table]:
-    """Each data file read back as a consumer reads it: CSV as text, JSON parsed, Parquet typed."""
+_JSON_NATIVE = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer)
+_JSON_NATIVE += (pa.types.is_floating, pa.types.is_boolean, pa.types.is_null)
+
+
+def _json_native(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    return any(check(t) for check in _JSON_NATIVE)
+
+
+def read_published(
+    files: Mapping[str, bytes], *, table: pa.Table | None = None
+) -> dict[str, pa.Table]:
+    """Each data file read back as a consumer reads it: CSV as text, JSON parsed, Parquet typed.
+
+    With ``table`` (the table the files were written from, already scanned):
+    Parquet is left out when it reads back equal to it, and JSON keeps only
+    the columns whose values ``json.dumps`` turned into ``str()`` text
+    (dates, decimals, binary...), the others being the table's own values.
+    """
     import io
     import json
 
@@ -251,20 +269,24 @@ def read_published(files: Mapping[str, bytes]) -> dict[str, pa.Table]:
     out: dict[str, pa.Table] = {}
     for fname, data in files.items():
         if fname.endswith(".csv"):
-            body = data.decode("utf-8-sig")
-            first = body.split("\n", 1)[0]
+            first = data[: data.find(b"\n")].decode("utf-8-sig") if data else ""
             import csv
 
-            names = next(csv.reader([first]))
+            names = next(csv.reader([first]), [])
             out[fname] = pacsv.read_csv(
-                io.BytesIO(body.encode()),
+                io.BytesIO(data),
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in names}, strings_can_be_null=False
                 ),
             )
         elif fname.endswith(".json"):
+            keep = None
+            if table is not None:
+                keep = {f.name for f in table.schema if not _json_native(f.type)}
+                if not keep:
+                    continue
             rows = json.loads(data)
-            names = list(rows[0]) if rows else []
+            names = [n for n in (list(rows[0]) if rows else []) if keep is None or n in keep]
             cols = {}
             for n in names:
                 values = [r.get(n) for r in rows]
@@ -274,7 +296,9 @@ def read_published(files: Mapping[str, bytes]) -> dict[str, pa.Table]:
                     cols[n] = pa.array([None if v is None else str(v) for v in values], pa.string())
             out[fname] = pa.table(cols) if cols else pa.table({})
         elif fname.endswith(".parquet"):
-            out[fname] = pq.read_table(io.BytesIO(data))
+            back = pq.read_table(io.BytesIO(data))
+            if table is None or not back.equals(table):
+                out[fname] = back
     return out
 
 
@@ -283,11 +307,22 @@ def scan_files(
     *,
     classification: Mapping[str, str],
     direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | None = None,
+    table: pa.Table | None = None,
+    _direct: object = None,
 ) -> list[Finding]:
-    """:func:`scan` on every published data file, read back; findings name the file."""
-    direct = _direct_values(direct_values)
+    """:func:`scan` on every published data file, read back; findings name the file.
+
+    ``table``: the table the files were written from, when it was scanned
+    already (see :func:`read_published`).
+    """
+    direct = _direct if _direct is not None else _direct_values(direct_values)
     findings: list[Finding] = []
-    for fname, table in read_published(files).items():
-        for f in scan(table, classification=classification, _direct=direct):
+    for fname, back in read_published(files, table=table).items():
+        for f in scan(back, classification=classification, _direct=direct):
             findings.append(Finding(f"{fname}: {f.column}", f.kind, f.count, f.example, f.detail))
     return findings
+
+
+def prepare_direct(direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | None) -> object:
+    """Build the direct-value matcher once for several scans (``_direct=``)."""
+    return _direct_values(direct_values)

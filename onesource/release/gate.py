@@ -87,9 +87,10 @@ def leak_gate(
     classes = classification(release, out, sources)
     direct = direct_values(release, catalog, read)
     files = pub.data_files(out)
-    findings = leakgate.scan(out, classification=classes, direct_values=direct)
+    matcher = leakgate.prepare_direct(direct)
+    findings = leakgate.scan(out, classification=classes, _direct=matcher)
     if not findings:  # the table is clean: scan what the formats made of it
-        findings = leakgate.scan_files(files, classification=classes, direct_values=direct)
+        findings = leakgate.scan_files(files, classification=classes, table=out, _direct=matcher)
     findings = [f for f in findings if not expected(f, sources)]
     if findings:
         listed = "; ".join(str(f) for f in findings[:10])

@@ -115,3 +115,16 @@ def test_data_dictionary_says_how_csv_cells_are_neutralized() -> None:
     csv_res = next(r for r in pkg["resources"] if r["path"] == "data.csv")
     assert "single quote" in csv_res["x-formula-neutralization"]
     assert "numeric columns are not changed" in csv_res["x-formula-neutralization"]
+
+
+def test_files_that_differ_from_the_scanned_table_are_scanned() -> None:
+    from onesource.anonymize.leakgate import scan_files
+
+    clean = pa.table({"x": ["a", "b"]})
+    leaky = data_files(pa.table({"x": ["a", "电话13812345678"]}))
+    found = {
+        (f.column, f.kind) for f in scan_files(leaky, classification={"x": "none"}, table=clean)
+    }
+    assert {("data.csv: x", "mobile"), ("data.parquet: x", "mobile")} <= found
+    dated = pa.table({"d": pa.array([1, 2], pa.date32())})
+    assert scan_files(data_files(dated), classification={"d": "none"}, table=dated) == []
