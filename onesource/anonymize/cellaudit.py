@@ -178,6 +178,7 @@ class _Reduced:
                 lo,
                 np.full(len(cols), np.inf),
                 integer=np.ones(len(cols), bool) if integer else None,
+                presolve=integer,
             )
             self._cache[key] = (model, cols)
         return self._cache[key]
@@ -213,13 +214,29 @@ class _Reduced:
         integral = np.allclose(x, np.round(x), atol=1e-7)
         if not integer or integral:
             return True, [self.full(cols, x)], 1
+        # a fractional vertex: other optimal or near-optimal vertices are
+        # often integral (cheap LPs) before asking the integer program
+        rng = np.random.default_rng(len(cols))
+        for _ in range(3):
+            tweak = c + 1e-3 * rng.random(len(c)) * (1 if up else -1)
+            st, _, x = model.solve(tweak, maximize=up)
+            if st == "optimal" and np.allclose(x, np.round(x), atol=1e-7):
+                val = float(c @ np.round(x)) + const
+                if (up and val >= bound - TOL) or (not up and val <= bound + TOL):
+                    return True, [self.full(cols, np.round(x))], 2
         self.milp_solved += 1
         ilp, _ = self._model(comps, True)
-        st, ival, ix = ilp.solve(c, maximize=up)
-        if st != "optimal":
+        nz = np.flatnonzero(c)
+        st, ix = ilp.feasible(nz, c[nz], bound - const, np.inf) if up else ilp.feasible(
+            nz, c[nz], -np.inf, bound - const
+        )
+        if st == "infeasible":
             return False, [], 2
-        ival += const
-        ok = (ival >= bound - TOL) if up else (ival <= bound + TOL)
+        if st != "optimal":
+            return False, [], 2  # unproven counts as unprotected
+        ix = np.round(ix)
+        val = float(c @ ix) + const
+        ok = (val >= bound - TOL) if up else (val <= bound + TOL)
         return ok, [self.full(cols, np.round(ix))], 2
 
     def interval(self, member_row: sp.csr_matrix, integer: bool) -> tuple[float, float]:
@@ -379,6 +396,7 @@ class _Perturber:
             np.zeros(nc),
             np.concatenate([y_lo, np.zeros(2 * nc)]),
             np.concatenate([y_hi, self.z_hi]),
+            presolve=False,
         )
         self.model, self.ext_only = model, ext_only
         self.cost = np.zeros(na + 2 * nc)

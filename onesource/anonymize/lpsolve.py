@@ -27,6 +27,7 @@ class LpModel:
         col_hi: np.ndarray,
         cost: np.ndarray | None = None,
         integer: np.ndarray | None = None,
+        presolve: bool = True,
     ) -> None:
         import highspy
         import scipy.sparse as sp
@@ -56,6 +57,12 @@ class LpModel:
         self.n = a.shape[1]
         if integer is not None and integer.any():
             self.set_integer(np.flatnonzero(integer), True)
+            # feasibility questions on small models: skip the costly MIP extras
+            h.setOptionValue("mip_detect_symmetry", False)
+            h.setOptionValue("presolve", "off")
+        elif not presolve:
+            # re-solves after an objective change then start from the last basis
+            h.setOptionValue("presolve", "off")
 
     def set_integer(self, cols: np.ndarray, integer: bool) -> None:
         hs = self._hs
@@ -77,18 +84,43 @@ class LpModel:
         """Status (``optimal``, ``unbounded``, ``infeasible``, ``other``), value, solution."""
         hs, h = self._hs, self._h
         idx = np.arange(self.n, dtype=np.int32)
-        h.changeColsCost(self.n, idx, np.asarray(cost, np.float64))
-        h.changeObjectiveSense(hs.ObjSense.kMaximize if maximize else hs.ObjSense.kMinimize)
+        # always minimize (a sense change can drop the basis): max c.x = -min -c.x
+        c = -np.asarray(cost, np.float64) if maximize else np.asarray(cost, np.float64)
+        h.changeColsCost(self.n, idx, c)
         h.run()
         st = h.getModelStatus()
         if st == hs.HighsModelStatus.kOptimal:
-            return (
-                "optimal",
-                float(h.getInfo().objective_function_value),
-                np.asarray(h.getSolution().col_value),
-            )
+            val = float(h.getInfo().objective_function_value)
+            return "optimal", -val if maximize else val, np.asarray(h.getSolution().col_value)
         if st in (hs.HighsModelStatus.kUnbounded, hs.HighsModelStatus.kUnboundedOrInfeasible):
             return "unbounded", np.inf if maximize else -np.inf, np.zeros(self.n)
         if st == hs.HighsModelStatus.kInfeasible:
             return "infeasible", np.nan, np.zeros(self.n)
         return "other", np.nan, np.zeros(self.n)
+
+    def feasible(
+        self, cols: np.ndarray, coef: np.ndarray, lo: float, hi: float
+    ) -> tuple[str, np.ndarray]:
+        """A solution with ``lo <= coef . x[cols] <= hi`` (zero objective: the
+        MIP stops at its first feasible point), the extra row removed after."""
+        hs, h = self._hs, self._h
+        inf = hs.kHighsInf
+        idx = np.arange(self.n, dtype=np.int32)
+        h.changeColsCost(self.n, idx, np.zeros(self.n))
+        h.addRow(
+            float(np.nan_to_num(lo, neginf=-inf)),
+            float(np.nan_to_num(hi, posinf=inf)),
+            len(cols),
+            np.asarray(cols, np.int32),
+            np.asarray(coef, np.float64),
+        )
+        row = h.getNumRow() - 1
+        h.run()
+        st = h.getModelStatus()
+        sol = np.asarray(h.getSolution().col_value)
+        h.deleteRows(1, np.array([row], np.int32))
+        if st == hs.HighsModelStatus.kOptimal:
+            return "optimal", sol
+        if st == hs.HighsModelStatus.kInfeasible:
+            return "infeasible", sol
+        return "other", sol
