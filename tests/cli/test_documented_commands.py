@@ -120,6 +120,14 @@ ENTRIES: dict[str, Entry] = {
     "onesource audit query --department edu --resource population_register --since 2026-01-01 --json": Entry(
         0, r'"department": "edu"'
     ),
+    "onesource audit checkpoint": Entry(0, r"^signed a checkpoint of seq \d+:[0-9a-f]{64}$"),
+    "onesource dept require-signing edu": Entry(0, r"^edu now requires signed requests"),
+    "onesource dept key signing-secret edu 3f9a1c2b": Entry(
+        0, r"^oss_\w+_[0-9a-f]{64}$", subst=_active_key
+    ),
+    "onesource dept require-signing edu --off": Entry(
+        0, r"^edu no longer requires signed requests"
+    ),
     "onesource dept key revoke edu 3f9a1c2b": Entry(0, r"^revoked edu key \w+$", subst=_active_key),
     "onesource rollback population_register --to 1": Entry(
         0, r"^resource population_register: readers now see version 1 \(\d+ rows\)$"
