@@ -1,7 +1,8 @@
 """Runs that die or hang never stay ``running`` and never commit late.
 
 An ``onesource run ingest`` process is SIGKILLed while it holds the commit
-transaction (after the compare-and-swap check): readers still see nothing new,
+transaction (after the compare-and-swap check, the pointer row locked), on
+SQLite and on PostgreSQL: readers still see nothing new,
 ``onesource gc`` marks the run killed, and the next ingest commits normally.
 A run older than ``ONESOURCE_RUN_TIMEOUT_S`` is marked failed by the next run,
 and its writer can no longer commit.
@@ -40,15 +41,31 @@ def students(start: int, n: int) -> bytes:
     return ("\n".join([HEAD, *rows]) + "\n").encode()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.services)])
+def metadata_env(
+    request: pytest.FixtureRequest, hub_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, str]:
+    """Environment for the hub's processes: the default SQLite DB, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return {}
+    from onesource.settings import get_settings
+
+    url = request.getfixturevalue("pg_schema")
+    monkeypatch.setenv("ONESOURCE_DB_URL", url)
+    get_settings.cache_clear()
+    return {"ONESOURCE_DB_URL": url}
+
+
 @pytest.mark.slow
 def test_sigkill_inside_the_commit_then_gc_marks_the_run_killed(
-    hub_home: Path, tmp_path: Path
+    metadata_env: dict[str, str], tmp_path: Path
 ) -> None:
     drop = tmp_path / "drop"
     drop.mkdir()
     (drop / "a.csv").write_bytes(students(0, 5))
     env = {
         **os.environ,
+        **metadata_env,
         "ONESOURCE_CONN_EDU_DROP": f"file://{drop}",
         "PYTHONPATH": str(REPO),
     }
