@@ -20,8 +20,9 @@ empty.  Examples in findings are redacted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +31,9 @@ from onesource.anonymize.leakpatterns import (  # re-exported: the gate's public
     credit_code_valid,
     idcard_valid,
 )
+
+if TYPE_CHECKING:
+    from onesource.anonymize.leaknames import DirectValues
 
 __all__ = ["Finding", "credit_code_valid", "idcard_valid", "redact", "scan", "scan_files"]
 
@@ -69,7 +73,7 @@ def _plain(col: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 
 def _is_number(t: pa.DataType) -> bool:
-    return pa.types.is_integer(t) or pa.types.is_floating(t)
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t))
 
 
 def _as_text(arr: pa.Array) -> pa.Array | None:
@@ -167,7 +171,7 @@ def scan(
     *,
     classification: Mapping[str, str],
     direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | None = None,
-    _direct: object = None,
+    _direct: DirectValues | None = None,
 ) -> list[Finding]:
     """Every leak found in ``table``; empty means the gate is passed.
 
@@ -179,9 +183,8 @@ def scan(
     (listed in the release or not) to its values.  Column names are
     scanned for patterns too.
     """
-    from onesource.anonymize.leaknames import DirectValues
 
-    direct = _direct if isinstance(_direct, DirectValues) else _direct_values(direct_values)
+    direct = _direct if _direct is not None else _direct_values(direct_values)
     findings: list[Finding] = []
     header = pa.array(list(table.column_names), pa.string())
     findings.extend(f for f in _patterns("<column names>", header, header))
@@ -227,7 +230,9 @@ def scan(
     return findings
 
 
-def _direct_values(direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | None) -> object:
+def _direct_values(
+    direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | None,
+) -> DirectValues | None:
     from onesource.anonymize.leaknames import DirectValues
 
     if not direct_values:
@@ -240,8 +245,14 @@ def _direct_values(direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | Non
     return DirectValues.build(texts) if texts else None
 
 
-_JSON_NATIVE = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer)
-_JSON_NATIVE += (pa.types.is_floating, pa.types.is_boolean, pa.types.is_null)
+_JSON_NATIVE: tuple[Callable[[pa.DataType], bool], ...] = (
+    pa.types.is_string,
+    pa.types.is_large_string,
+    pa.types.is_integer,
+    pa.types.is_floating,
+    pa.types.is_boolean,
+    pa.types.is_null,
+)
 
 
 def _json_native(t: pa.DataType) -> bool:
@@ -308,7 +319,7 @@ def scan_files(
     classification: Mapping[str, str],
     direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | None = None,
     table: pa.Table | None = None,
-    _direct: object = None,
+    _direct: DirectValues | None = None,
 ) -> list[Finding]:
     """:func:`scan` on every published data file, read back; findings name the file.
 
@@ -323,6 +334,8 @@ def scan_files(
     return findings
 
 
-def prepare_direct(direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | None) -> object:
+def prepare_direct(
+    direct_values: Mapping[str, pa.Array | pa.ChunkedArray] | None,
+) -> DirectValues | None:
     """Build the direct-value matcher once for several scans (``_direct=``)."""
     return _direct_values(direct_values)
