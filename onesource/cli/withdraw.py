@@ -35,12 +35,17 @@ def withdraw(
         console.print(
             f"release {name} version {version} was already withdrawn: {known.reason}",
             highlight=False,
+            soft_wrap=True,
         )
         return
     previous, current = store.withdraw("release", name, version, reason)
     audit_withdrawal(store, "release", name, [version], reason, "release withdraw")
     now = f"readers now see version {current}" if current else "no version is public now"
-    console.print(f"release {name}: version {version} withdrawn ({reason}); {now}", highlight=False)
+    console.print(
+        f"release {name}: version {version} withdrawn ({reason}); {now}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def audit_withdrawal(

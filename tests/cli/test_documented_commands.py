@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import signal
 import subprocess
 from collections.abc import Callable, Iterator
@@ -134,6 +135,15 @@ ENTRIES: dict[str, Entry] = {
     ),
     "onesource gc --dry-run": Entry(0, r"^would remove \d+ folder\(s\)"),
     "onesource up": Entry(0, r"Start Airflow", "help"),
+    # last: they take business_register_open out of public view
+    "onesource rollback business_register_open --kind release --to 1": Entry(
+        0, r"^release business_register_open: readers now see version 1 \(\d[\d,]* rows\)$"
+    ),
+    'onesource release withdraw business_register_open --version 1 --reason "addresses not generalized"': Entry(
+        0,
+        r"^release business_register_open: version 1 withdrawn \(addresses not generalized\); "
+        r"no version is public now$",
+    ),
 }
 
 
@@ -141,7 +151,7 @@ def _argv(cmd: str, entry: Entry, ctx: Ctx) -> list[str]:
     for placeholder, value in (entry.subst(ctx) if entry.subst else {}).items():
         assert placeholder in cmd, f"placeholder {placeholder!r} not in {cmd!r}"
         cmd = cmd.replace(placeholder, value)
-    args = [a for a in cmd.split()[1:] if a != "&"]
+    args = [a for a in shlex.split(cmd)[1:] if a != "&"]  # quoted arguments as a shell reads them
     args += [a.format(**ctx["ports"]) for a in entry.extra]
     return [*args, "--help"] if entry.mode == "help" else args
 
