@@ -25,10 +25,20 @@ from onesource.pipeline.findings import (
     quarantined_files,
     record_quarantined_files,
 )
+from onesource.pipeline.outputs import (
+    advance_watermark,
+    consistency_report,
+    record_files,
+    rejects_table,
+    report_dict,
+    stats,
+    write_quarantine,
+    write_reports,
+)
 from onesource.store import Store
 from schemas.arrow import resource_schema
 from schemas.catalog import Catalog
-from schemas.errors import NotFoundError, OneSourceError, TerminalError, TransientError
+from schemas.errors import NotFoundError, TerminalError, TransientError
 from schemas.resource import Resource
 
 Progress = Callable[[int], None]
@@ -221,7 +231,7 @@ def _process(
         for batch in batches:
             raw.write(batch)
             result.rows_read += batch.num_rows
-    rejects = _rejects_table(extraction)
+    rejects = rejects_table(extraction)
     result.rows_unparsed = rejects.num_rows if rejects is not None else 0
     result.files_skipped = len(getattr(extraction, "skipped", []) or [])
     landed = (
@@ -244,14 +254,14 @@ def _process(
         # nothing new (an empty drop, or only files already seen): no version, not even a first
         result.status = "unchanged"
         handle.finish("succeeded", rows_read=0, rows_good=0, rows_quarantined=0, rows_unparsable=0)
-        _record_files(store, res, run_id, extraction)
+        record_files(store, res, run_id, extraction)
         return result
 
     # 2. quality: one suite run over the whole landed batch
     # row-count bounds compare full snapshots only; an incremental batch is a delta
     previous = current.row_count if current is not None and full_replace else None
     outcome = check_batch(catalog, res, landed, previous_rows=previous, now=now)
-    report = _report_dict(outcome.report)
+    report = report_dict(outcome.report)
     report["run_id"] = run_id
     report["unparsed_rows"] = result.rows_unparsed
     add_findings(report, extraction, rejects)
@@ -262,7 +272,7 @@ def _process(
     )
 
     # 3. consistency of other departments' copies against their sources (a report, never a change)
-    consistency = _consistency(store, catalog, res, outcome.good)
+    consistency = consistency_report(store, catalog, res, outcome.good)
     report["consistency"] = consistency
     if consistency and consistency.get("agreement") is not None:
         report.setdefault("scores", {})["consistency"] = round(consistency["agreement"], 6)
@@ -272,8 +282,8 @@ def _process(
     result.report = report
 
     # 4. quarantine and reports are kept with the run, whatever happens next
-    _write_quarantine(store, res.name, run_id, outcome.quarantine, rejects)
-    result.report_paths = _write_reports(store, res.name, run_id, outcome.report, report)
+    write_quarantine(store, res.name, run_id, outcome.quarantine, rejects)
+    result.report_paths = write_reports(store, res.name, run_id, outcome.report, report)
 
     store.record_quality(run_id, res.name, report, not outcome.rejected)
     if outcome.rejected:
@@ -302,7 +312,7 @@ def _process(
         outcome.good,
         full_replace=full_replace,
         stats={
-            "quality": _stats(report),
+            "quality": stats(report),
             "rows_new": outcome.good.num_rows,
             "trigger": handle_params(handle),
         },
@@ -315,8 +325,8 @@ def _process(
         result.status = "succeeded"
 
     # 6. only after the commit: move the watermark and remember processed files
-    _advance_watermark(store, res, run_id, outcome.good, extraction)
-    _record_files(store, res, run_id, extraction)
+    advance_watermark(store, res, run_id, outcome.good, extraction)
+    record_files(store, res, run_id, extraction)
     record_quarantined_files(store, res, run_id, extraction)
     handle.finish(
         "succeeded",
@@ -349,7 +359,7 @@ def _only_bad_files(
     }
     store.record_quality(handle.id, res.name, report, False)
     record_quarantined_files(store, res, handle.id, extraction)
-    _record_files(store, res, handle.id, extraction)
+    record_files(store, res, handle.id, extraction)
     result.status = "rejected"
     result.error = files_line(extraction)
     handle.finish(
@@ -370,139 +380,6 @@ def handle_params(handle: Any) -> str:
         if hasattr(handle, "info")
         else ""
     )
-
-
-def _report_dict(report: Any) -> dict[str, Any]:
-    if hasattr(report, "to_dict"):
-        return dict(report.to_dict())
-    if hasattr(report, "model_dump"):
-        return dict(report.model_dump(mode="json"))
-    return json.loads(report.to_json())
-
-
-def _stats(report: dict[str, Any]) -> dict[str, Any]:
-    keep = (
-        "rows_checked",
-        "rows_passed",
-        "rows_quarantined",
-        "rows_failed",
-        "failure_share",
-        "warnings",
-        "rejected",
-        "unparsed_rows",
-        "rows_read",
-        "rows_good",
-        "rows_unparsable",
-    )
-    return {k: report[k] for k in keep if k in report}
-
-
-def _rejects_table(extraction: Any) -> pa.Table | None:
-    if hasattr(extraction, "rejects_table"):
-        table = extraction.rejects_table()
-        return table if table.num_rows else None
-    rejects = getattr(extraction, "rejects", None)
-    if rejects is None:
-        return None
-    if isinstance(rejects, pa.Table):
-        return rejects
-    if isinstance(rejects, list):
-        if not rejects:
-            return None
-        rows = [r if isinstance(r, dict) else asdict(r) for r in rejects]
-        return pa.Table.from_pylist(
-            [{k: (None if v is None else str(v)) for k, v in r.items()} for r in rows]
-        )
-    return None
-
-
-def _write_quarantine(
-    store: Store, resource: str, run_id: str, quarantine: pa.Table, rejects: pa.Table | None
-) -> None:
-    if quarantine.num_rows:
-        with store.write_quarantine(resource, run_id, quarantine.schema) as q:
-            q.write(quarantine)
-    if rejects is not None and rejects.num_rows:
-        store.write_report(
-            resource,
-            run_id,
-            "unparsed_rows.json",
-            json.dumps(rejects.to_pylist(), ensure_ascii=False, indent=1, default=str),
-        )
-
-
-def _write_reports(
-    store: Store, resource: str, run_id: str, report_obj: Any, report: dict[str, Any]
-) -> dict[str, str]:
-    from onesource.quality import render_html
-
-    paths = {
-        "json": store.write_report(
-            resource,
-            run_id,
-            "quality.json",
-            json.dumps(report, ensure_ascii=False, indent=1, default=str),
-        )
-    }
-    try:
-        paths["html"] = store.write_report(
-            resource, run_id, "quality.html", render_html(report_obj)
-        )
-    except Exception as exc:  # a rendering bug must not lose the run
-        paths["html_error"] = f"{type(exc).__name__}: {exc}"
-    return paths
-
-
-def _consistency(
-    store: Store, catalog: Catalog, res: Resource, table: pa.Table
-) -> dict[str, Any] | None:
-    from onesource.quality import compare_copies
-
-    def read_source(name: str) -> pa.Table | None:
-        return store.read("resource", name) if store.current("resource", name) else None
-
-    def version(name: str) -> int | None:
-        info = store.current("resource", name)
-        return info.number if info else None
-
-    try:
-        rep = compare_copies(catalog, res, table, read_source, version)
-    except OneSourceError as exc:
-        return {"error": str(exc)}
-    return _report_dict(rep) if rep is not None else None
-
-
-def _advance_watermark(
-    store: Store, res: Resource, run_id: str, good: pa.Table, extraction: Any
-) -> None:
-    inc = getattr(res.connector, "incremental", None)
-    if inc is None:
-        return
-    value = getattr(extraction, "new_watermark", None)
-    if value is None and good.num_rows and inc.column in good.column_names:
-        import pyarrow.compute as pc
-
-        value = pc.max(good[inc.column]).as_py()
-    if value is not None:
-        store.set_watermark(
-            res.name,
-            inc.column,
-            value.isoformat() if hasattr(value, "isoformat") else str(value),
-            run_id,
-        )
-
-
-def _record_files(store: Store, res: Resource, run_id: str, extraction: Any) -> None:
-    for ref in getattr(extraction, "files", []) or []:
-        store.record_manifest(
-            res.name,
-            ref.path,
-            ref.sha256,
-            size=ref.size,
-            run_id=run_id,
-            status="processed",
-            lines=getattr(ref, "rows", None),
-        )
 
 
 def utcnow() -> datetime:
