@@ -96,6 +96,11 @@ class ReleaseColumn(Model):
     top: float | None = None
     title: str | None = None
     description: str | None = None
+    quasi_exemption: Text | None = Field(
+        None,
+        description="why a column from a quasi-identifier element is not in quasi_identifiers "
+        "(shown by catalog validate)",
+    )
     open_exception: OpenException | None = Field(
         None, description="publish a conditional field unchanged in an open release, with reasons"
     )
@@ -171,6 +176,10 @@ class Release(Entry):
     l: int | None = Field(None, ge=2, le=100)  # noqa: E741 - l-diversity's own letter
     suppression_limit: float = Field(0.0, ge=0, le=0.5)
     aggregate: Aggregate | None = None
+    links_with: list[Name] = Field(
+        default_factory=list,
+        description="releases whose pseudonyms may match this one's (both must declare it)",
+    )
 
     @model_validator(mode="after")
     def _coherent(self) -> Release:
@@ -187,6 +196,15 @@ class Release(Entry):
             problems.append("[quasi_identifiers] need k")
         if self.l is not None and not self.sensitive:
             problems.append("[l] needs sensitive attributes")
+        if self.name in self.links_with:
+            problems.append("[links_with] a release cannot list itself")
+        for name in self.quasi_identifiers:
+            col = self.columns.get(name)
+            if col is not None and col.quasi_exemption:
+                problems.append(
+                    f"[columns.{name}.quasi_exemption] {name!r} is a declared quasi-identifier; "
+                    "drop the exemption"
+                )
         for key in ("quasi_identifiers", "sensitive"):
             for name in getattr(self, key):
                 if name not in self.columns:

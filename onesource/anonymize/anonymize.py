@@ -168,7 +168,7 @@ def anonymize(
             idx = out.column_names.index(name)
             coded = top_bottom_code(out.column(name), bottom=rule.bottom, top=rule.top)
             out = out.set_column(idx, pa.field(name, pa.string()), coded)
-    out = _fixed_generalizations(out, spec)
+    out, fixed_levels, fixed_labels = _fixed_generalizations(out, spec)
     qis = _quasi_identifiers(out, spec)
     sensitive = [n for n in spec.sensitive_names() if n in out.column_names]
     suppressed, levels, input_rows = 0, {}, table.num_rows
@@ -212,8 +212,9 @@ def anonymize(
         out = out.set_column(idx, pa.field(name, pa.string()), new)
     if spec.shuffle:
         out = shuffle_rows(out)
+    labels = {n: level_label(q.hierarchy, levels[n]) for q in qis if (n := q.name) in levels}
+    levels = {**fixed_levels, **levels}
     techniques = {n: r.technique for n, r in spec.columns.items()}
-    hierarchies = {q.name: q.hierarchy for q in qis}
     report = risk_report(
         out,
         quasi_identifiers=[q.name for q in qis],
@@ -224,7 +225,7 @@ def anonymize(
         suppressed=suppressed,
         input_rows=input_rows,
         levels=levels,
-        level_labels={n: level_label(hierarchies[n], lv) for n, lv in levels.items()},
+        level_labels={**fixed_labels, **labels},
         information_loss=loss,
     )
     return out, report
@@ -244,9 +245,14 @@ def shuffle_rows(table: pa.Table) -> pa.Table:
     return table.take(pa.array(rng.permutation(table.num_rows)))
 
 
-def _fixed_generalizations(table: pa.Table, spec: AnonymizationSpec) -> pa.Table:
-    """Apply fixed levels of generalized columns that are not quasi-identifiers."""
+def _fixed_generalizations(
+    table: pa.Table, spec: AnonymizationSpec
+) -> tuple[pa.Table, dict[str, int], dict[str, str]]:
+    """Apply fixed levels of generalized columns that are not quasi-identifiers;
+    return the table, their levels and the levels' labels."""
     qis = set(spec.qi_names())
+    levels: dict[str, int] = {}
+    labels: dict[str, str] = {}
     for name, rule in spec.columns.items():
         if rule.technique != "generalize" or name in qis or name not in table.column_names:
             continue
@@ -257,8 +263,10 @@ def _fixed_generalizations(table: pa.Table, spec: AnonymizationSpec) -> pa.Table
                 hint="declare it a quasi-identifier or give a fixed level",
             )
         assert rule.hierarchy is not None
-        labels = rule.hierarchy.apply(table.column(name).combine_chunks(), int(rule.level))
+        values = rule.hierarchy.apply(table.column(name).combine_chunks(), int(rule.level))
         table = table.set_column(
-            table.column_names.index(name), pa.field(name, pa.string()), labels
+            table.column_names.index(name), pa.field(name, pa.string()), values
         )
-    return table
+        levels[name] = int(rule.level)
+        labels[name] = level_label(rule.hierarchy, int(rule.level))
+    return table, levels, labels

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from onesource.release import publish as pub
-from onesource.release.spec import build_spec, input_table
+from onesource.release.spec import ReleaseRefused, build_spec, input_table
 from onesource.store import Store
 from schemas.catalog import Catalog
 from schemas.errors import NotFoundError
@@ -89,8 +89,9 @@ def build_release(
         if key is None and any(
             c.technique is Technique.pseudonymize for c in release.columns.values()
         ):
-            key = release_key(release.name)
+            key = release_key(release.name, release.links_with)
         out, report = anonymize(table, spec, key=key)
+        report["combinations"] = _check_combinations(store, catalog, release, out)
     from onesource.release.gate import leak_gate
 
     files = leak_gate(
@@ -100,6 +101,36 @@ def build_release(
         result = _publish(store, catalog, release, out, files, report, run.id, input_versions)
         run.finish("succeeded", rows_read=table.num_rows, rows_good=out.num_rows)
     return result
+
+
+def _check_combinations(
+    store: Store, catalog: Catalog, release: Release, out: pa.Table
+) -> list[str]:
+    """Refuse when ``out`` combines with a published release of the same inputs below k.
+
+    See :mod:`onesource.release.linkage` for what "combines" means; returns
+    one line per release checked, for the risk report.
+    """
+    from onesource.release import linkage
+
+    def read_published(name: str) -> tuple[pa.Table, dict[str, Any]] | None:
+        if store.current("release", name) is None:
+            return None
+        with store.open_file("release", name, "risk_report.json") as fh:
+            report = json.loads(fh.read())
+        return store.read("release", name, file="data.parquet"), report
+
+    results = linkage.check(catalog, release, out, read_published)
+    conflicts = [c for c in results if not c.ok]
+    if conflicts:
+        raise ReleaseRefused(
+            f"release {release.name!r} combines with published release(s) "
+            f"{', '.join(repr(c.other) for c in conflicts)} below k: "
+            + "; ".join(str(c) for c in conflicts),
+            hint="stop publishing the shared link columns (a unique field, linked pseudonyms) "
+            "in one of them, declare them quasi-identifiers, or generalize further",
+        )
+    return [str(c) for c in results]
 
 
 def _publish(

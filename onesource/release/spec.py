@@ -135,16 +135,24 @@ def build_spec(
         if col.technique is Technique.generalize:
             hierarchy = engine_hierarchy(col, catalog, arrow_type, today)
             level = engine_level(col, arrow_type)
-            if pii != "quasi" or name not in release.quasi_identifiers and level != "auto":
+            # a declared quasi-identifier takes part in k-anonymity whatever its
+            # element's PII class; any other generalized column gets its fixed level
+            if name not in release.quasi_identifiers:
                 if level == "auto":
-                    raise ReleaseRefused(f"column {name!r}: level 'auto' needs a quasi-identifier")
-                table = table.set_column(
-                    table.column_names.index(name),
-                    name,
-                    hierarchy.apply(table[name].combine_chunks(), level),
-                )
-                rules[name] = ColumnRule("keep", pii)  # type: ignore[arg-type]
-                continue
+                    raise ReleaseRefused(
+                        f"release {release.name!r}: column {name!r} has level 'auto' "
+                        "but is not a quasi-identifier",
+                        hint="add it to quasi_identifiers or give a fixed level",
+                    )
+                if release.kind is ReleaseKind.aggregate:
+                    # aggregates group the generalized values; the engine is not involved
+                    table = table.set_column(
+                        table.column_names.index(name),
+                        name,
+                        hierarchy.apply(table[name].combine_chunks(), level),
+                    )
+                    rules[name] = ColumnRule("keep", pii)  # type: ignore[arg-type]
+                    continue
             rules[name] = ColumnRule("generalize", pii, hierarchy=hierarchy, level=level)  # type: ignore[arg-type]
         elif col.technique is Technique.mask:
             kind = MASK_KIND.get(src.element or "", "name")
@@ -159,5 +167,7 @@ def build_spec(
         suppression_limit=release.suppression_limit,
         l_div=release.l,
         list_notice=release.kind is ReleaseKind.list_notice,
+        quasi_identifiers=tuple(q for q in release.quasi_identifiers if q in rules),
+        sensitive=tuple(s for s in release.sensitive if s in rules),
     )
     return spec, table
