@@ -17,6 +17,10 @@ another writer moved it meanwhile the commit raises ``StaleBaseError`` and
 the caller rebuilds its rows on the new current version.  Without ``base``
 (full snapshots) the last commit wins, as before.
 
+The same transaction refuses a version from a run that is no longer
+``running`` (reaped as killed or timed out), so a hung writer that wakes up
+late cannot commit.
+
 A crash before step 2 leaves a staging folder, during it an unreferenced
 version folder; readers never see either, and ``gc()`` removes both.
 """
