@@ -135,6 +135,14 @@ def _linked(
         if count_col is None:
             continue
         cols["count"] = published[count_col]
+        if "margin" in published.column_names:  # names of summed dimensions, renamed too
+            cols["margin"] = pa.array(
+                [
+                    ",".join(rename.get(x, x) for x in (m or "").split(",") if x)
+                    for m in published["margin"].to_pylist()
+                ],
+                pa.string(),
+            )
         linked.append(
             LinkedTable(
                 name=other.name,

@@ -130,13 +130,18 @@ def test_the_old_publication_gave_the_person_away():
 
 LINKED = {"d": ["d0", "d1", "d2"], "s": ["m", "f"], "a": ["a0", "a1", "a2"]}
 LINKED_COUNTS = [[[0, 2, 0], [0, 0, 2]], [[0, 0, 8], [0, 0, 6]], [[0, 3, 6], [2, 1, 1]]]
+# audited alone, each of these two tables is protected; together they bound
+# (d0, f) = 2 to [0, 4] (it must reach the threshold 5).  Found by search.
+LINKED_COUNTS_ALONE = [[[0, 2, 0], [0, 1, 1]], [[14, 2, 0], [14, 4, 0]], [[0, 0, 14], [4, 6, 14]]]
 
 
-def test_linked_tables_sharing_a_margin():
-    """district x sex, then district x age of the same input: each alone passed
-    the old check, together they gave (d2, a0) = 2 exactly.  The second build
-    audits against the first's published cells."""
-    rows = rows_from(cube(LINKED, LINKED_COUNTS), ["d", "s", "a"])
+@pytest.mark.parametrize("counts", [LINKED_COUNTS, LINKED_COUNTS_ALONE], ids=["old", "alone"])
+def test_linked_tables_sharing_a_margin(counts):
+    """district x sex, then district x age of the same input.  "old": each
+    alone passed the old check, together they gave (d2, a0) = 2 exactly.
+    "alone": each passes today's audit alone, not together.  The second
+    build audits against the first's published cells."""
+    rows = rows_from(cube(LINKED, counts), ["d", "s", "a"])
     first = aggregate(rows, ["d", "s"], threshold=T, margins=True)
     assert first.exact_checked
     second = aggregate(
@@ -158,6 +163,18 @@ def test_linked_tables_sharing_a_margin():
     k1, h1 = published(first.table, ["d", "s"])
     k2, h2 = published(second.table, ["d", "a"])
     assert_protected(LINKED, rows, k1 + k2, h1 + h2)
+
+
+def test_linked_tables_audited_alone_leak():
+    """The same two tables, the second audited without the first: the
+    combination pins a small cell (this is what the link prevents)."""
+    rows = rows_from(cube(LINKED, LINKED_COUNTS_ALONE), ["d", "s", "a"])
+    first = aggregate(rows, ["d", "s"], threshold=T, margins=True)
+    alone = aggregate(rows, ["d", "a"], threshold=T, margins=True)
+    k1, h1 = published(first.table, ["d", "s"])
+    k2, h2 = published(alone.table, ["d", "a"])
+    with pytest.raises(AssertionError):
+        assert_protected(LINKED, rows, k1 + k2, h1 + h2)
 
 
 def test_linked_table_the_build_cannot_fix_is_not_proved():
