@@ -121,13 +121,14 @@ def _patterns(name: str, arr: pa.Array, text: pa.Array) -> list[Finding]:
     rows: dict[str, np.ndarray] = {}
     examples: dict[str, str] = {}
     if _is_number(arr.type):
-        nums = pc.fill_null(
-            pc.cast(arr, pa.float64() if pa.types.is_floating(arr.type) else pa.int64()), 0
-        )
-        for kind, hit in lp.numeric_identifiers(nums.to_numpy(zero_copy_only=False)).items():
+        # a number holds digits only: ID numbers and mobiles are all it can carry
+        nums = pc.fill_null(arr, 0).to_numpy(zero_copy_only=False)
+        found = []
+        for kind, hit in lp.numeric_identifiers(nums).items():
             if hit.any():
-                rows[kind] = hit
-                examples[kind] = text[int(np.flatnonzero(hit)[0])].as_py()
+                ex = text[int(np.flatnonzero(hit)[0])].as_py()
+                found.append(Finding(name, kind, int(hit.sum()), redact(ex)))
+        return found
     enc = pc.dictionary_encode(text)
     uniq = enc.dictionary
     idx = pc.fill_null(enc.indices, 0).to_numpy(zero_copy_only=False)
@@ -274,7 +275,6 @@ def read_published(
     import io
     import json
 
-    import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     out: dict[str, pa.Table] = {}
@@ -284,12 +284,17 @@ def read_published(
             import csv
 
             names = next(csv.reader([first]), [])
-            out[fname] = pacsv.read_csv(
-                io.BytesIO(data),
-                convert_options=pacsv.ConvertOptions(
-                    column_types={n: pa.string() for n in names}, strings_can_be_null=False
-                ),
-            )
+            # text as written; numbers (never quoted) read as numbers, as spreadsheets do
+            typed = {
+                f.name: f.type
+                for f in (table.schema if table is not None else [])
+                if _is_number(f.type)
+            }
+            types = {n: typed.get(n, pa.string()) for n in names}
+            try:
+                out[fname] = _read_csv(data, types)
+            except pa.ArrowInvalid:
+                out[fname] = _read_csv(data, {n: pa.string() for n in names})
         elif fname.endswith(".json"):
             keep = None
             if table is not None:
@@ -311,6 +316,15 @@ def read_published(
             if table is None or not back.equals(table):
                 out[fname] = back
     return out
+
+
+def _read_csv(data: bytes, types: dict[str, pa.DataType]) -> pa.Table:
+    import io
+
+    import pyarrow.csv as pacsv
+
+    options = pacsv.ConvertOptions(column_types=types, strings_can_be_null=False)
+    return pacsv.read_csv(io.BytesIO(data), convert_options=options)
 
 
 def scan_files(
