@@ -227,8 +227,10 @@ class _Reduced:
         self.milp_solved += 1
         ilp, _ = self._model(comps, True)
         nz = np.flatnonzero(c)
-        st, ix = ilp.feasible(nz, c[nz], bound - const, np.inf) if up else ilp.feasible(
-            nz, c[nz], -np.inf, bound - const
+        st, ix = (
+            ilp.feasible(nz, c[nz], bound - const, np.inf)
+            if up
+            else ilp.feasible(nz, c[nz], -np.inf, bound - const)
         )
         if st == "infeasible":
             return False, [], 2
@@ -422,7 +424,27 @@ class _Perturber:
         if status != "optimal":
             return None
         moved = (sol[na : na + nc] + sol[na + nc :]) > 1e-7
+        self.last_y = sol[:na]
         return np.flatnonzero(moved & self.model.own)
+
+
+def _mark_witnessed(
+    model: CellModel,
+    layer: Layer,
+    todo: list[tuple[Layer, int, float]],
+    done: np.ndarray,
+    j: int,
+    y: np.ndarray,
+) -> None:
+    """Mark the later ``todo`` items that the perturbation ``y`` already moves far enough."""
+    rest = [i for i in range(j + 1, len(todo)) if not done[i] and todo[i][0] is layer]
+    if not rest:
+        return
+    cells = np.array([todo[i][1] for i in rest])
+    amounts = np.array([todo[i][2] for i in rest])
+    moved = model.members[cells] @ y
+    ok = np.where(amounts > 0, moved >= amounts - TOL, moved <= amounts + TOL)
+    done[np.array(rest)[ok]] = True
 
 
 def protect(
@@ -459,7 +481,10 @@ def protect(
             break
         # largest requirements first: their patterns often protect the smaller ones
         todo.sort(key=lambda t: -abs(t[2]))
+        done = np.zeros(len(todo), dtype=bool)
         for j, (layer, c, amount) in enumerate(todo):
+            if done[j]:
+                continue
             pert = perturbers.get(layer.name)
             if pert is None:
                 pert = perturbers[layer.name] = _Perturber(model, layer, sup)
@@ -469,6 +494,11 @@ def protect(
                 sup[add] = True
                 for p in perturbers.values():
                     p.update_costs(sup)
+            if add is not None:
+                # x + y stays consistent with everything still published (more
+                # suppression only removes constraints): a witness for the rest;
+                # the next round's check settles integrality
+                _mark_witnessed(model, layer, todo, done, j, pert.last_y)
             if progress is not None:
                 progress("protect", j + 1, len(todo))
     return ProtectionResult(sup, audits, unprotected, solved)
