@@ -34,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 
 from onesource.anonymize import cellaudit as ca
+from onesource.anonymize.complement import protect
 from onesource.anonymize.dominance import DominanceRule, required_protection, top_contributions
 from schemas.errors import ConfigError
 
@@ -270,7 +271,7 @@ def aggregate(
     sup = primary | (~own & ~external_known)
     # every suppressed own cell hides as many records as it counts: cost by value
     model = ca.CellModel(members, own, cell_counts + 1.0)
-    result = ca.protect(model, layers, sup, progress=progress)
+    result = protect(model, layers, sup, progress=progress)
     sup = result.suppressed
     out = _output(cube, own_levels, margins, cell_counts, sum_cells, sup, count_name, flag_name)
     published_rows = _published_row_mask(cube, own_levels, margins, n_cells)
