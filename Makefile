@@ -48,8 +48,11 @@ lint: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/onesource catalog schema --write
 
+# make demo PORT=8001 API_PORT=8766: the portal's and the demo departments' API ports
+PORT ?= 8000
+API_PORT ?= 8765
 demo: $(STAMP) bytecode
-	$(BIN)/onesource demo run
+	$(BIN)/onesource demo run --port $(PORT) --api-port $(API_PORT)
 
 bench: $(STAMP)
 	@echo "see bench/README.md: each bench script prints the command it was run with"

@@ -15,6 +15,7 @@ and jitter; once ``max_retries`` is used up the run fails as
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 from collections.abc import Iterator
@@ -35,6 +36,8 @@ BATCH_RECORDS = 50_000
 MAX_PAGES = 1_000_000
 MAX_BACKOFF_S = 30.0
 _SECRET_PARAMS = ("key", "token", "secret", "password", "signature", "sign")
+# retries are announced here while they wait (the CLI shows them; Airflow's task log keeps them)
+log = logging.getLogger("connectors.retry")
 
 
 class HttpSource:
@@ -184,6 +187,14 @@ def get_json(
                         f"(content-type {resp.headers.get('content-type', '?')})"
                     ) from None
         if attempt < retries:
+            log.warning(
+                "GET %s failed: %s; attempt %d of %d, next try in %.1f s",
+                shown,
+                last,
+                attempt + 1,
+                retries + 1,
+                wait,
+            )
             time.sleep(wait)
     raise SourceUnavailableError(
         f"GET {shown} failed after {retries + 1} attempts: {last} ({conn.describe()})",

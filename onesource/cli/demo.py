@@ -47,11 +47,13 @@ def seed(
     from rich.status import Status
 
     from onesource.demo import seed as run_seed
+    from onesource.settings import get_settings
 
     target = _home(home)
     with Status("seeding", console=console) as status:
         summary = run_seed(
             target,
+            catalog_root=get_settings().catalog,
             people=people,
             seed=seed,
             postgres_url=postgres,
@@ -74,12 +76,17 @@ def serve_api(
 
     Example: onesource demo serve-api --port 8765
     """
-    from onesource.demo.api import serve
+    import uvicorn
+
+    from onesource.cli.common import run_server
+    from onesource.demo.api import create_app
 
     console.print(
         f"demo department APIs on http://127.0.0.1:{port}/api/appointments and /api/ratings"
     )
-    serve(_home(home), port=port)
+    run_server(
+        uvicorn.Config(create_app(_home(home)), host="127.0.0.1", port=port, log_level="warning")
+    )
 
 
 @app.command()

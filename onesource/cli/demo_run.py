@@ -42,6 +42,7 @@ def run(
     from onesource.settings import get_settings
 
     settings = get_settings()
+    _ports_free([("--port", port)] if serve else [], api_port)
     home = settings.home.resolve()
     home.mkdir(parents=True, exist_ok=True)
     console.rule("[bold]OneSource demo: 清河市 (Qinghe, a fictional city)")
@@ -83,6 +84,21 @@ def run(
         _serve(port)
 
 
+def _ports_free(portal: list[tuple[str, int]], api_port: int) -> None:
+    """Refuse at once, not after the long run, when a port the demo needs is taken."""
+    from onesource.orchestration.supervisor import port_busy
+    from schemas.errors import ConfigError
+
+    for option, number in [*portal, ("--api-port", api_port)]:
+        if port_busy("127.0.0.1", number):
+            make_var = "PORT" if option == "--port" else "API_PORT"
+            raise ConfigError(
+                f"port {number} on 127.0.0.1 is already in use ({option})",
+                hint=f"stop what uses it, or choose another: onesource demo run {option} "
+                f"{number + 1} (make demo {make_var}={number + 1})",
+            )
+
+
 def _demo_release_key(home: Path) -> None:
     """Pseudonym keys come from the environment; the demo makes a random one under its home."""
     import os
@@ -109,20 +125,12 @@ def _seed(home: Path, people: int, reseed: bool, api_port: int) -> None:
     from onesource.demo import seed
 
     console.print(f"seeding {people:,} residents and their departments' data ...")
-    summary = (
-        seed(home, people=people, api_port=api_port)
-        if _accepts(seed, "api_port")
-        else seed(home, people=people)
-    )
+    from onesource.settings import get_settings
+
+    summary = seed(home, people=people, api_port=api_port, catalog_root=get_settings().catalog)
     console.print(
         str(summary) if not hasattr(summary, "table") else summary.table(), highlight=False
     )
-
-
-def _accepts(fn: object, name: str) -> bool:
-    import inspect
-
-    return name in inspect.signature(fn).parameters  # type: ignore[arg-type]
 
 
 def _start_department_apis(home: Path, port: int):  # type: ignore[no-untyped-def]
@@ -141,6 +149,14 @@ def _start_department_apis(home: Path, port: int):  # type: ignore[no-untyped-de
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
+    if not server.started:
+        from schemas.errors import ConfigError
+
+        server.should_exit = True
+        raise ConfigError(
+            f"the demo departments' APIs did not start on 127.0.0.1:{port}",
+            hint="choose another port: onesource demo run --api-port N (make demo API_PORT=N)",
+        )
     return server
 
 
@@ -152,6 +168,14 @@ def _serve(port: int) -> None:
         f"open data portal:  http://127.0.0.1:{port}/\n"
         f"exchange API docs: http://127.0.0.1:{port}/docs\nstop with Ctrl+C"
     )
-    uvicorn.run(
-        "onesource.web.app:create_app", factory=True, host="127.0.0.1", port=port, log_level="info"
+    from onesource.cli.common import run_server
+
+    run_server(
+        uvicorn.Config(
+            "onesource.web.app:create_app",
+            factory=True,
+            host="127.0.0.1",
+            port=port,
+            log_level="info",
+        )
     )

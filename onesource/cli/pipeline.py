@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from onesource.cli.common import console
+from onesource.cli.common import Kind, RunStatus, console
 
 run_app = typer.Typer(
     help="Run pipeline steps in-process (no Airflow needed).\n\nExample: onesource run ingest population_register",
     no_args_is_help=True,
 )
 
-KindOpt = Annotated[str, typer.Option("--kind", help="resource | release | base")]
+KindOpt = Annotated[Kind, typer.Option("--kind", help="what the name is")]
+StatusOpt = Annotated[
+    RunStatus | None, typer.Option("--status", help="only runs with this outcome")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -32,34 +37,129 @@ def run_ingest(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="print results as JSON")] = False,
 ) -> None:
-    """Extract a resource from its department, check its quality and commit a new version.
+    """Extract resources from their departments, check their quality and commit new versions.
+
+    Every named resource is attempted, whatever happened to the ones before; one summary
+    table follows; the exit code is 1 if any run failed or was rejected.
 
     Example: onesource run ingest population_register students
     """
     from onesource.cli.common import load_valid_catalog
-    from onesource.pipeline.ingest import ingest
-    from onesource.pipeline.progress import rich_progress
+    from schemas.errors import NotFoundError
 
     catalog = load_valid_catalog()
-    names = (
-        [n for n, r in catalog.resources.items() if r.connector.type != "push"]
-        if resources == ["all"]
-        else resources
-    )
-    results = []
-    failed = False
-    for name in names:
-        with rich_progress(f"ingest {name}") as progress:
-            result = ingest(name, catalog=catalog, progress=progress)
-        results.append(result)
-        failed |= result.status in ("failed", "rejected")
-        if not as_json:
-            console.print(result.summary(), highlight=False)
+    if resources == ["all"]:
+        names = [n for n, r in catalog.resources.items() if r.connector.type != "push"]
+    else:
+        names = list(dict.fromkeys(resources))
+        unknown = [n for n in names if n not in catalog.resources]
+        if unknown:
+            raise NotFoundError("resource", ", ".join(unknown), list(catalog.resources))
+    with _retries_shown():
+        results = [_ingest_one(name, catalog, quiet=as_json) for name in names]
+    failed = [r for r in results if r.status in ("failed", "rejected")]
     if as_json:
         typer.echo(
             json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2, default=str)
         )
+    else:
+        _summary_table(results)
     raise typer.Exit(1 if failed else 0)
+
+
+def _ingest_one(name: str, catalog: object, *, quiet: bool):  # type: ignore[no-untyped-def]
+    """One resource's ingest; a failure becomes a failed result, never stops the others."""
+    from onesource.cli.common import state
+    from onesource.pipeline.ingest import IngestResult, ingest
+    from onesource.pipeline.progress import rich_progress
+
+    try:
+        with rich_progress(f"ingest {name}") as progress:
+            result = ingest(name, catalog=catalog, progress=progress)  # type: ignore[arg-type]
+    except Exception as exc:
+        if state.debug:
+            raise
+        from schemas.errors import OneSourceError
+
+        error = str(exc) if isinstance(exc, OneSourceError) else f"{type(exc).__name__}: {exc}"
+        result = IngestResult(resource=name, run_id=_last_run_id(name), status="failed")
+        result.error = error
+    if not quiet:
+        console.print(result.summary(), highlight=False)
+    return result
+
+
+def _last_run_id(name: str) -> str:
+    """The id of the run a failed ingest recorded (if it got that far)."""
+    from onesource.store import Store
+
+    try:
+        runs = Store.open().runs(name, 1)
+    except Exception:
+        return "-"
+    return runs[0].id if runs and runs[0].status == "failed" else "-"
+
+
+def _summary_table(results: list) -> None:  # type: ignore[type-arg]
+    from rich.table import Table
+
+    table = Table(
+        "resource",
+        "status",
+        "run",
+        "version",
+        "read",
+        "good",
+        "quarantined",
+        "unparsable",
+        "error",
+        title="ingest summary",
+    )
+    table.columns[2].no_wrap = True
+    colours = {"succeeded": "green", "unchanged": "cyan", "rejected": "yellow"}
+    for r in results:
+        c = colours.get(r.status, "red")
+        table.add_row(
+            r.resource,
+            f"[{c}]{r.status}[/]",
+            r.run_id,
+            "" if r.version is None else str(r.version),
+            f"{r.rows_read:,}",
+            f"{r.rows_good:,}",
+            f"{r.rows_quarantined:,}",
+            f"{r.rows_unparsed:,}",
+            (r.error or "").splitlines()[0][:80] if r.error else "",
+        )
+    console.print(table)
+    bad = sum(r.status in ("failed", "rejected") for r in results)
+    console.print(
+        f"{len(results)} resource(s): {len(results) - bad} ok, {bad} failed or rejected",
+        highlight=False,
+    )
+
+
+@contextmanager
+def _retries_shown() -> Iterator[None]:
+    """Show source retries while they wait: what failed, attempt n of m, next try in s."""
+    import logging
+
+    from onesource.cli.common import console_err
+
+    class _Echo(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            console_err.print(f"[yellow]retry[/] {record.getMessage()}", highlight=False)
+
+    logger = logging.getLogger("connectors.retry")
+    handler, level, propagate = _Echo(logging.WARNING), logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
 
 
 @run_app.command("base")
@@ -98,7 +198,7 @@ def run_base(
 
 def versions(
     subject: str,
-    kind: KindOpt = "resource",
+    kind: KindOpt = Kind.resource,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """List the committed versions of a resource (or release/base); * marks what readers see.
@@ -109,14 +209,19 @@ def versions(
 
     from onesource.store import Store
 
-    rows = Store.open().versions(kind, subject)
+    kind_name = Kind(kind).value
+    rows = Store.open().versions(kind_name, subject)
+    if not rows:  # a name the catalog does not know is an error, not an empty history
+        from onesource.cli.common import require_subject
+
+        require_subject(kind_name, subject)
     if as_json:
         typer.echo(
             json.dumps([r.__dict__ for r in rows], default=str, ensure_ascii=False, indent=2)
         )
         return
     if not rows:
-        console.print(f"no versions of {kind} {subject!r} yet")
+        console.print(f"no versions of {kind_name} {subject!r} yet")
         return
     table = Table("", "version", "rows", "created", "run", "quality")
     for v in rows:
@@ -127,7 +232,12 @@ def versions(
             f"{v.row_count:,}",
             v.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             v.run_id,
-            f"{q.get('rows_quarantined', 0):,} quarantined" if q else "",
+            (
+                f"{q.get('rows_quarantined', 0):,} quarantined, "
+                f"{q.get('unparsed_rows', 0) or 0:,} unparsable"
+            )
+            if q
+            else "",
         )
     console.print(table)
 
@@ -135,7 +245,7 @@ def versions(
 def rollback(
     subject: str,
     to: Annotated[int, typer.Option("--to", help="the version readers should see again")],
-    kind: KindOpt = "resource",
+    kind: KindOpt = Kind.resource,
 ) -> None:
     """Point readers back at an earlier version (recorded as a run; nothing is deleted).
 
@@ -144,16 +254,19 @@ def rollback(
     from onesource.cli.withdraw import audit_withdrawal
     from onesource.store import Store
 
+    kind_name = Kind(kind).value
     store = Store.open()
-    before = set(store.withdrawals.of(kind, subject))
-    info = store.rollback(kind, subject, to)
+    before = set(store.withdrawals.of(kind_name, subject))
+    info = store.rollback(kind_name, subject, to)
     console.print(
-        f"{kind} {subject}: readers now see version {info.number} ({info.row_count:,} rows)"
+        f"{kind_name} {subject}: readers now see version {info.number} ({info.row_count:,} rows)"
     )
     # the versions rolled back past are withdrawn for good (410 Gone), and audited
-    gone = sorted(set(store.withdrawals.of(kind, subject)) - before)
+    gone = sorted(set(store.withdrawals.of(kind_name, subject)) - before)
     if gone:
-        audit_withdrawal(store, kind, subject, gone, f"rolled back to version {to}", "rollback")
+        audit_withdrawal(
+            store, kind_name, subject, gone, f"rolled back to version {to}", "rollback"
+        )
         console.print(f"withdrawn: version {', '.join(map(str, gone))} (410 Gone from now on)")
 
 
@@ -161,11 +274,8 @@ def runs(
     subject: Annotated[
         str | None, typer.Option("--subject", help="only runs of this resource/release")
     ] = None,
-    status: Annotated[
-        str | None,
-        typer.Option("--status", help="running | succeeded | failed | rejected | killed"),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit")] = 30,
+    status: StatusOpt = None,
+    limit: Annotated[int, typer.Option("--limit", min=1)] = 30,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """The newest pipeline runs with their outcome.
@@ -178,15 +288,20 @@ def runs(
 
     store = Store.open()
     store.reap_stale_runs()
-    rows = store.runs(subject, limit, status)
+    rows = store.runs(subject, limit, RunStatus(status).value if status else None)
+    if subject and not rows and not store.runs(subject, 1):
+        _require_any_subject(subject)
     if as_json:
         typer.echo(
             json.dumps([r.__dict__ for r in rows], default=str, ensure_ascii=False, indent=2)
         )
         return
-    table = Table(
-        "run", "kind", "subject", "status", "started", "read", "good", "quarantined", "error"
-    )
+    table = Table("run", "kind", "subject", "status", "started", "read", "good", "quarantined")
+    table.add_column("unparsable")
+    table.add_column("error")
+    # ids are printed whole: `quality report --run` takes them (or a unique prefix)
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = max((len(r.id) for r in rows), default=3)
     colors = {
         "succeeded": "green",
         "failed": "red",
@@ -194,6 +309,7 @@ def runs(
         "killed": "red",
         "running": "cyan",
     }
+    unparsable = _unparsable(store, rows)
     for r in rows:
         c = colors.get(r.status, "white")
         table.add_row(
@@ -205,9 +321,30 @@ def runs(
             _n(r.rows_read),
             _n(r.rows_good),
             _n(r.rows_quarantined),
+            _n(unparsable.get(r.id)),
             (r.error_message or "")[:60],
         )
     console.print(table)
+
+
+def _unparsable(store: object, rows: list) -> dict[str, int]:  # type: ignore[type-arg]
+    """Unparsable rows per checked run, from the quality results (the runs table has none)."""
+    found: dict[str, int] = {}
+    wanted = {r.id for r in rows if r.kind in ("ingest", "push")}
+    for subject in sorted({r.subject for r in rows if r.id in wanted}):
+        for q in store.quality(subject, 200):  # type: ignore[attr-defined]
+            if q["run_id"] in wanted:
+                found[q["run_id"]] = int((q["summary"] or {}).get("unparsed_rows") or 0)
+    return found
+
+
+def _require_any_subject(name: str) -> None:
+    from onesource.cli.common import known_subjects
+    from schemas.errors import NotFoundError
+
+    known = [n for kind in Kind for n in known_subjects(kind.value)]
+    if name not in known:
+        raise NotFoundError("resource, release or base entity", name, known)
 
 
 def _n(v: int | None) -> str:

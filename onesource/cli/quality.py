@@ -20,7 +20,10 @@ app = typer.Typer(
 def report(
     resource: str,
     run: Annotated[
-        str | None, typer.Option("--run", help="a run id (default: the newest checked run)")
+        str | None,
+        typer.Option(
+            "--run", help="a run id or a unique prefix of one (default: the newest checked run)"
+        ),
     ] = None,
     html: Annotated[
         Path | None, typer.Option("--html", help="also write the HTML report to this file")
@@ -33,15 +36,20 @@ def report(
     """
     from onesource.quality import render_html
     from onesource.store import Store
-    from schemas.errors import NotFoundError
+    from schemas.errors import TerminalError
 
     store = Store.open()
-    results = store.quality(resource, 200)
-    if run:
-        results = [r for r in results if r["run_id"] == run]
+    results = store.quality(resource, 5_000 if run else 1)
     if not results:
-        known = [r["run_id"] for r in store.quality(resource, 20)]
-        raise NotFoundError("quality report", f"{resource}{' run ' + run if run else ''}", known)
+        from onesource.cli.common import require_subject
+
+        require_subject("resource", resource)
+        raise TerminalError(
+            f"resource {resource!r} has no quality report yet",
+            hint=f"run: onesource run ingest {resource}",
+        )
+    if run:
+        results = _match_run(resource, run, results)
     data = results[0]["summary"]
     if as_json:
         typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
@@ -51,6 +59,26 @@ def report(
         html.write_text(render_html(data), encoding="utf-8")
         console.print(f"wrote {html}")
     raise typer.Exit(1 if data.get("rejected") else 0)
+
+
+def _match_run(resource: str, run: str, results: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+    """The result of run ``run``: a full run id or a unique prefix of one (as `runs` prints)."""
+    from schemas.errors import NotFoundError
+
+    wanted = run.strip().upper()  # ULIDs are upper case; accept a pasted lower-case id
+    exact = [r for r in results if r["run_id"] == wanted]
+    if exact:
+        return exact
+    matches = [r for r in results if r["run_id"].startswith(wanted)] if wanted else []
+    if len(matches) > 1:
+        ids = ", ".join(sorted(r["run_id"] for r in matches)[:5])
+        raise typer.BadParameter(
+            f"{run!r} is the start of {len(matches)} runs of {resource} ({ids}); give more characters",
+            param_hint="--run",
+        )
+    if not matches:
+        raise NotFoundError(f"checked run of {resource}", run, [r["run_id"] for r in results[:20]])
+    return matches
 
 
 def _print(d: dict) -> None:  # type: ignore[type-arg]
@@ -65,9 +93,17 @@ def _print(d: dict) -> None:  # type: ignore[type-arg]
         f"[bold]{d.get('title')}[/] ({d.get('resource')}) run {d.get('run_id')}: {verdict}",
         highlight=False,
     )
+    checked, unparsable = d.get("rows_checked", 0), d.get("unparsed_rows", 0) or 0
+    # the same four numbers as the ingest summary, `runs` and `versions`
     console.print(
-        f"{d.get('rows_checked', 0):,} rows checked, {d.get('rows_passed', 0):,} passed, "
-        f"{d.get('rows_quarantined', 0):,} quarantined, {d.get('unparsed_rows', 0):,} unparsable"
+        f"{checked + unparsable:,} read, {0 if d.get('rejected') else d.get('rows_passed', 0):,} good, "
+        f"{d.get('rows_quarantined', 0):,} quarantined, {unparsable:,} unparsable"
+        + (
+            f"  (rejected: nothing committed; {d.get('rows_passed', 0):,} rows passed the checks)"
+            if d.get("rejected")
+            else ""
+        ),
+        highlight=False,
     )
     table = Table("check", "severity", "failed", "sample keys")
     for c in d.get("checks", []):

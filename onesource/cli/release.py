@@ -22,16 +22,29 @@ def build(
 ) -> None:
     """De-identify, run the leak gate and publish the next version of a release.
 
+    Every named release is attempted; the exit code is 1 if any was refused or failed.
+
     Example: ONESOURCE_RELEASE_KEY_APPOINTMENTS_RESEARCH=... onesource release build appointments_research
     """
     from onesource.cli.common import load_valid_catalog
     from onesource.release.build import build_release
+    from schemas.errors import NotFoundError, OneSourceError
 
     catalog = load_valid_catalog()
     names = list(catalog.releases) if names == ["all"] else names
+    unknown = [n for n in names if n not in catalog.releases]
+    if unknown:
+        raise NotFoundError("release", ", ".join(unknown), list(catalog.releases))
     results = []
+    failed: list[str] = []
     for name in names:
-        r = build_release(name, catalog=catalog)
+        try:  # every release is attempted; one refused release does not stop the others
+            r = build_release(name, catalog=catalog)
+        except OneSourceError as exc:
+            failed.append(name)
+            results.append({"release": name, "error": str(exc)})
+            console.print(f"[red]failed[/] {name}: {exc}", highlight=False)
+            continue
         results.append(r.to_dict())
         if not as_json:
             k = r.risk.get("k_reached")
@@ -43,6 +56,13 @@ def build(
             )
     if as_json:
         typer.echo(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+    elif len(names) > 1:
+        console.print(
+            f"{len(names)} release(s): {len(names) - len(failed)} published, {len(failed)} failed"
+            + (f" ({', '.join(failed)})" if failed else ""),
+            highlight=False,
+        )
+    raise typer.Exit(1 if failed else 0)
 
 
 @app.command()

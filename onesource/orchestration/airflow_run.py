@@ -45,6 +45,12 @@ class DagRunReport:
             extra = event.get("extra") or {}
             if "version" in extra:
                 text += f" -> {event['uri']} v{extra['version']}"
+            if extra.get("rows_read") is not None:  # an ingest: its counts, once
+                text += (
+                    f" ({extra.get('rows_read', 0):,} read, {extra.get('rows_good', 0):,} good, "
+                    f"{extra.get('rows_quarantined', 0):,} quarantined, "
+                    f"{extra.get('rows_unparsed', 0) or 0:,} unparsable)"
+                )
         return text
 
 

@@ -31,9 +31,10 @@ class DemoSummary:
         return [r for r in self.rows if not isinstance(r, str) and not r.ok]
 
     def __str__(self) -> str:
-        lines = [str(r) for r in self.rows]
+        # each DAG's line was printed as it finished: the summary only counts them
         ran = sum(1 for r in self.rows if not isinstance(r, str))
-        lines.append(f"{ran} DAG runs, {len(self.failed)} failed")
+        failed = ", ".join(r.dag_id for r in self.failed)
+        lines = [f"{ran} DAG runs, {len(self.failed)} failed" + (f" ({failed})" if failed else "")]
         lines.append(f"Airflow state (runs, logs, asset events): {self.airflow_home}")
         lines.append(f"warehouse (curated versions, open releases): {self.warehouse}")
         return "\n".join(lines)

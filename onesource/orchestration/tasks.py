@@ -76,6 +76,7 @@ def run_ingest(resource: str, *, trigger: str = "airflow") -> Outcome:
                 "rows_read": result.rows_read,
                 "rows_good": result.rows_good,
                 "rows_quarantined": result.rows_quarantined,
+                "rows_unparsed": result.rows_unparsed,
                 "quality": quality,
                 "report": result.report_paths.get("html") or result.report_paths.get("json"),
             }

@@ -203,7 +203,9 @@ def _publish(
         for name, data in blobs.items():
             writer.put_file(name, data)
         writer.put_file("checksums.sha256", sums)
-        info = writer.commit(stats={"rows": out.num_rows, "risk": _risk_summary(report)})
+        info = writer.commit(
+            stats={"rows": out.num_rows, "risk": _risk_summary(report)}, row_count=out.num_rows
+        )
     return ReleaseResult(
         release.name, info.number, run_id, out.num_rows, info.path, _risk_summary(report)
     )

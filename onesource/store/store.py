@@ -148,7 +148,7 @@ class Store:
                 subject,
                 run_id=run_id,
                 staging=writer.staging,
-                row_count=writer.rows,
+                row_count=writer.rows if writer.declared_rows is None else writer.declared_rows,
                 schema_fingerprint=writer.fingerprint(),
                 stats=stats,
                 base=base,

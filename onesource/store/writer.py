@@ -216,13 +216,21 @@ class VersionWriter(StagedWriter):
     ) -> None:
         super().__init__(warehouse, run_id, schema, heartbeat, label=label)
         self._committer = committer
+        self.declared_rows: int | None = None
 
     def __enter__(self) -> VersionWriter:
         return self
 
-    def commit(self, stats: dict[str, Any] | None = None) -> VersionInfo:
-        """Close the files, publish the folder and move the current pointer to it."""
+    def commit(
+        self, stats: dict[str, Any] | None = None, *, row_count: int | None = None
+    ) -> VersionInfo:
+        """Close the files, publish the folder and move the current pointer to it.
+
+        ``row_count``: the version's rows when they were not written through ``write``
+        (a release publishes finished files with ``put_file``); default: rows written.
+        """
         self._check_open()
+        self.declared_rows = row_count
         try:
             self._close_sinks()
             if self.schema is not None and self.default_file not in self._sinks:
