@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from cachetools import TTLCache
 
 from onesource.exchange.errors import ConflictError, InvalidRequestError, UnknownError
 from onesource.exchange.policy import field_classes, requestable_fields
@@ -125,10 +124,12 @@ class GrantBook:
         self.engine = engine
         self.cache_seconds = cache_seconds
         self.deadline_days = deadline_days
-        # (department, resource) -> (fetched, fields, earliest expiry, latest expiry); bounded
-        self._cache: TTLCache[
+        # (department, resource) -> (fetched, fields, earliest expiry, latest expiry): keyed by
+        # an authenticated department and a catalog resource, never a raw client value, so
+        # bounded by the catalog (a plain dict: it is read on every verification)
+        self._cache: dict[
             tuple[str, str], tuple[float, frozenset[str], datetime | None, datetime | None]
-        ] = TTLCache(50_000, max(cache_seconds, 1e-6))
+        ] = {}
         self._lock = threading.Lock()
 
     def request(
@@ -287,8 +288,7 @@ class GrantBook:
     ) -> tuple[frozenset[str], datetime | None]:
         """Fields of ``resource`` that ``department`` holds active grants on, and when the last ends."""
         key = (department, resource)
-        with self._lock:
-            hit = self._cache.get(key)
+        hit = self._cache.get(key)
         mono = time.monotonic()
         if hit is not None and mono - hit[0] < self.cache_seconds:
             _, fields, earliest, latest = hit

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import atexit
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
-
-from cachetools import LRUCache, TTLCache
 
 from onesource.exchange.audit import AuditLog
 from onesource.exchange.claimwatch import ClaimWatch
@@ -48,31 +47,28 @@ class VerifyAnswer:
 
 
 class _Ttl:
-    """Values recomputed at most every ``seconds`` (a bounded cachetools TTL cache)."""
+    """A value recomputed at most every ``seconds``.
 
-    def __init__(self, seconds: float, size: int = 10_000) -> None:
+    A plain dict on purpose (the verify hot path reads it twice per call): its keys are
+    ``catalog`` and ``v:<resource>`` for resources already found in the catalog, never a
+    raw client-supplied value, so it is bounded by the catalog.
+    """
+
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._values: TTLCache[str, object] = TTLCache(size, max(seconds, 1e-6))
-        self._lock = threading.Lock()
+        self._values: dict[str, tuple[float, object]] = {}
 
     def get(self, key: str, compute: Callable[[], object]) -> object:
-        if self.seconds > 0:
-            with self._lock:
-                hit = self._values.get(key, _MISSING)
-            if hit is not _MISSING:
-                return hit
+        hit = self._values.get(key)
+        now = time.monotonic()
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
         value = compute()
-        if self.seconds > 0:
-            with self._lock:
-                self._values[key] = value
+        self._values[key] = (now, value)
         return value
 
     def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
-
-_MISSING = object()
+        self._values.clear()
 
 
 class Exchange:
@@ -102,8 +98,9 @@ class Exchange:
         self._ttl = _Ttl(secs)
         self._lock = threading.Lock()
         self._policy_catalog: Catalog | None = None
-        # bounded: departments x resources x grant states
-        self._policy_memo: LRUCache[tuple[object, ...], ResourceAccess] = LRUCache(4096)
+        # keyed by catalog resources, authenticated departments and grant states (never a
+        # raw client value): a plain dict read without a lock on the hot path, reset past 4096
+        self._policy_memo: dict[tuple[object, ...], ResourceAccess] = {}
 
     def request_verifier(self) -> RequestVerifier:
         """The signature checker (one nonce cache per process)."""
@@ -186,14 +183,15 @@ class Exchange:
         """
         with self._lock:
             if self._policy_catalog is not catalog:
-                self._policy_catalog, self._policy_memo = catalog, LRUCache(4096)
+                self._policy_catalog, self._policy_memo = catalog, {}
             memo = self._policy_memo
-            key = (res.name, department, fields, until)
-            acc = memo.get(key)
+        key = (res.name, department, fields, until)
+        acc = memo.get(key)
         if acc is None:
             acc = resource_access(catalog, res, department, fields, until)
-            with self._lock:
-                memo[key] = acc
+            if len(memo) >= 4096:
+                memo.clear()
+            memo[key] = acc
         return acc
 
     # verification

@@ -65,6 +65,7 @@ class _Cached:
     key_id: str | None
     fetched: float
     touched: datetime | None
+    noted_good: bool = False
 
 
 def hash_secret(prefix: str, secret: str) -> str:
@@ -175,7 +176,8 @@ class KeyRing:
         if entry.key_hash is None or not hmac.compare_digest(presented, entry.key_hash):
             raise AuthInvalidError("unknown or revoked API key", hint="ask for a new key")
         assert entry.department is not None
-        if prefix not in self._good:
+        if not entry.noted_good:
+            entry.noted_good = True
             with self._lock:
                 self._good[prefix] = entry.key_hash
         self._touch(entry)

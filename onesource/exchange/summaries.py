@@ -46,11 +46,14 @@ class FailureTally:
         self.window_seconds = window_seconds
         self.limiter = RateLimiter(rate, burst)
         self._blocked: TTLCache[str, float] = TTLCache(MAX_OPEN_WINDOWS, 3600)
+        self._any_blocked = False
         self._windows: dict[str, _Window] = {}  # insertion order = oldest window first
         self._lock = threading.Lock()
 
     def throttled(self, client: str | None) -> float | None:
         """Seconds to wait when ``client`` is past its failure burst, else None."""
+        if not self._any_blocked:  # the usual case: nobody was ever throttled here
+            return None
         until = self._blocked.get(client or "-")
         if until is None:
             return None
@@ -65,6 +68,7 @@ class FailureTally:
         except RateLimitedError as exc:
             with self._lock:
                 self._blocked[key] = time.monotonic() + exc.retry_after
+                self._any_blocked = True
 
     def count(self, client: str | None, endpoint: str, status: int) -> list[AuditRecord]:
         """Add one call to ``client``'s window; returns the summaries now due."""
@@ -82,6 +86,8 @@ class FailureTally:
 
     def due(self, now: float | None = None, *, everything: bool = False) -> list[AuditRecord]:
         """Summaries of the windows that have ended (all of them with ``everything``)."""
+        if not self._windows:  # the usual case, checked on every call without the lock
+            return []
         now = time.monotonic() if now is None else now
         out = []
         with self._lock:
