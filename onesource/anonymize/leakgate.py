@@ -134,11 +134,19 @@ def _patterns(name: str, arr: pa.Array, text: pa.Array) -> list[Finding]:
     idx = pc.fill_null(enc.indices, 0).to_numpy(zero_copy_only=False)
     valid = enc.indices.is_valid().to_numpy(zero_copy_only=False)
     norm = lp.normalize(uniq)
-    views = [(norm, np.arange(len(uniq)))]
+    # only values that can hold a pattern: 6+ digits (every ID, mobile and credit
+    # code has them), an @, or a number in scientific notation
+    can = pc.or_(
+        pc.greater_equal(pc.count_substring_regex(norm, "[0-9]"), 6),
+        pc.match_substring_regex(norm, "@|[0-9]E"),
+    )
+    cand = np.flatnonzero(pc.fill_null(can, False).to_numpy(zero_copy_only=False))
+    norm = pc.take(norm, pa.array(cand, pa.int64()))
+    views = [(norm, cand)]
     collapsed = lp.collapse_separators(norm)
     changed = np.flatnonzero(pc.not_equal(collapsed, norm).to_numpy(zero_copy_only=False))
     if len(changed):
-        views.append((pc.take(collapsed, pa.array(changed)), changed))
+        views.append((pc.take(collapsed, pa.array(changed)), cand[changed]))
     for view, where in views:
         for kind, (hit, ex) in lp.pattern_rows(view).items():
             per_uniq = np.zeros(len(uniq), dtype=bool)

@@ -57,9 +57,11 @@ def normalize_forms(text: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 @dataclass
 class DirectValues:
-    """The inputs' direct values, ready to match: a set per input column and one automaton."""
+    """The inputs' direct values, ready to match: one value set and one automaton."""
 
-    exact: dict[str, pa.Array]  # input column -> distinct normalized values (both forms)
+    values: pa.Array  # distinct normalized values of all input columns (both forms)
+    value_owner: np.ndarray  # value index -> index into names
+    names: list[str]  # input columns
     automaton: Any  # ahocorasick.Automaton or None
     owner: list[str]  # pattern index -> input column
 
@@ -68,22 +70,28 @@ class DirectValues:
         import ahocorasick
         import pyarrow.compute as pc
 
-        exact: dict[str, pa.Array] = {}
+        names = list(direct)
+        chunks, owners = [], []
         owner: list[str] = []
         auto = ahocorasick.Automaton()
-        for name, text in direct.items():
-            spaced, squeezed = normalize_forms(pc.drop_null(text))
+        seen: pa.Array = pa.array([], pa.string())
+        for i, name in enumerate(names):
+            spaced, squeezed = normalize_forms(pc.drop_null(direct[name]))
             both = pc.unique(pa.chunked_array([spaced, squeezed]).combine_chunks())
             both = pc.filter(both, pc.greater(pc.utf8_length(both), 0))
-            exact[name] = both
+            if len(seen):  # a value shared by two columns is reported for the first
+                both = pc.filter(both, pc.invert(pc.is_in(both, value_set=seen)))
+            seen = pa.concat_arrays([seen, both])
+            chunks.append(both)
+            owners.append(np.full(len(both), i, dtype=np.int32))
             for value in pc.filter(both, searchable(both)).to_pylist():
-                if value not in auto:
-                    auto.add_word(value, (len(owner), len(value)))
-                    owner.append(name)
+                auto.add_word(value, (len(owner), len(value)))
+                owner.append(name)
+        values = pa.concat_arrays(chunks) if chunks else pa.array([], pa.string())
+        value_owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int32)
         if len(auto):
             auto.make_automaton()
-            return cls(exact, auto, owner)
-        return cls(exact, None, owner)
+        return cls(values, value_owner, names, auto if len(auto) else None, owner)
 
     def rows(
         self, text: pa.Array, *, exact_only: bool = False
@@ -104,14 +112,16 @@ class DirectValues:
         idx = np.where(valid, idx, 0)
         forms = normalize_forms(uniq)
         per_value: dict[str, tuple[np.ndarray, str]] = {}
-        for name, values in self.exact.items():
-            hit = np.zeros(len(uniq), dtype=bool)
+        who = np.full(len(uniq), -1, dtype=np.int64)
+        if len(self.values):
             for form in forms:
-                hit |= pc.fill_null(pc.is_in(form, value_set=values), False).to_numpy(
-                    zero_copy_only=False
-                )
-            if hit.any():
-                per_value[name] = (hit, forms[0][int(np.flatnonzero(hit)[0])].as_py())
+                at = pc.fill_null(pc.index_in(form, value_set=self.values), -1)
+                at = at.to_numpy(zero_copy_only=False)
+                fresh = (who < 0) & (at >= 0)
+                who[fresh] = self.value_owner[at[fresh]]
+        for i in np.unique(who[who >= 0]):
+            hit = who == i
+            per_value[self.names[int(i)]] = (hit, forms[0][int(np.flatnonzero(hit)[0])].as_py())
         if self.automaton is not None and not exact_only:
             self._inside(forms[0], per_value)
             differs = np.flatnonzero(
