@@ -51,14 +51,38 @@ def report(
     if run:
         results = _match_run(resource, run, results)
     data = results[0]["summary"]
+    unparsed = (
+        _unparsed_rows(store, resource, results[0]["run_id"]) if data.get("unparsed_rows") else []
+    )
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        typer.echo(
+            json.dumps({**data, "unparsed": unparsed}, ensure_ascii=False, indent=2, default=str)
+        )
     else:
         _print(data)
+        for row in unparsed[:20]:
+            console.print(
+                f"unparsable: {row.get('source')}:{row.get('line')}: {row.get('reason')}",
+                highlight=False,
+                markup=False,
+            )
+        if len(unparsed) > 20:
+            console.print(f"... and {len(unparsed) - 20:,} more unparsable rows (--json lists all)")
     if html:
         html.write_text(render_html(data), encoding="utf-8")
         console.print(f"wrote {html}")
     raise typer.Exit(1 if data.get("rejected") else 0)
+
+
+def _unparsed_rows(store: object, resource: str, run_id: str) -> list[dict]:  # type: ignore[type-arg]
+    """The run's rows that could not be parsed: source file, line, reason, raw text."""
+    rel = f"reports/{resource}/{run_id}/unparsed_rows.json"
+    try:
+        with store.warehouse.open(rel, "rb") as fh:  # type: ignore[attr-defined]
+            rows = json.loads(fh.read())
+    except (OSError, ValueError):
+        return []
+    return rows if isinstance(rows, list) else []
 
 
 def _match_run(resource: str, run: str, results: list[dict]) -> list[dict]:  # type: ignore[type-arg]

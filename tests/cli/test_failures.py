@@ -176,6 +176,11 @@ def test_one_run_one_set_of_counts(hub: Hub) -> None:
     assert (q["rows_passed"], q["rows_quarantined"], q["unparsed_rows"]) == (good, quarantined, 1)
     text = hub.run("quality", "report", "students", "--run", run["id"]).stdout
     assert f"{read} read, {good} good, {quarantined} quarantined, 1 unparsable" in text
+    # the unparsable row itself: file, line and why
+    assert re.search(r"^unparsable: \S+\.csv:\d+: \d+ columns, the header has \d+$", text, re.M), (
+        text
+    )
+    assert report["unparsed"][0]["line"] > 1 and report["unparsed"][0]["raw"], report["unparsed"]
     table = hub.run("runs", "--subject", "students").stdout
     assert re.search(rf"│ {run['id']} │ .* │ {read} +│ {good} +│ {quarantined} +│ 1 +│", table), (
         table
