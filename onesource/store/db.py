@@ -14,6 +14,7 @@ and gets ``StoreBusyError`` (answered 503 with ``Retry-After``), never a 30 s st
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import zlib
 from collections.abc import Iterator
@@ -115,8 +116,29 @@ def engine_for(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, **pool)
 
 
+def _on_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _exhausted(pool: Any) -> bool:
+    """Every connection a ``QueuePool`` may open is checked out (other pools: never)."""
+    if not isinstance(pool, sa.pool.QueuePool) or pool._max_overflow < 0:
+        return False
+    return pool.checkedout() >= pool.size() + pool._max_overflow
+
+
 def connect(engine: sa.Engine) -> sa.Connection:
-    """A pooled connection; ``StoreBusyError`` when none frees up within the pool timeout."""
+    """A pooled connection; ``StoreBusyError`` when none frees up within the pool timeout.
+
+    On an event loop (the web app's cached lookups when their caches expire) an exhausted
+    pool fails at once: waiting there would stall every request of the process.
+    """
+    if _exhausted(engine.pool) and _on_event_loop():
+        raise StoreBusyError(0)
     try:
         return engine.connect()
     except sa.exc.TimeoutError as exc:

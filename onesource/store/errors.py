@@ -68,7 +68,9 @@ class StoreBusyError(TransientError):
 
     def __init__(self, timeout: float) -> None:
         super().__init__(
-            f"the hub is busy: no metadata DB connection came free within {timeout:g} s",
+            f"the hub is busy: no metadata DB connection came free within {timeout:g} s"
+            if timeout
+            else "the hub is busy: every metadata DB connection is in use",
             hint="try again in a second",
         )
         self.timeout = timeout

@@ -7,7 +7,7 @@ Three parts, one middleware (the outermost of the app's own):
   (``onesource.store.db``: threads + a few connections of the app's own), so a request
   never waits for a connection;
 - when one still does and the pool stays empty for ``ONESOURCE_DB_POOL_TIMEOUT`` seconds
-  (a pool set smaller than that, connections held elsewhere), ``StoreBusyError`` or
+  (connections held elsewhere), ``StoreBusyError`` or
   SQLAlchemy's pool timeout becomes 503 ``{"error": {"code": "metadata-db-busy", ...}}``
   with ``Retry-After`` instead of a 500;
 - at most ``ONESOURCE_WEB_MAX_INFLIGHT`` requests are in the app at once (downloads count
@@ -132,19 +132,28 @@ class OverloadMiddleware:
             self.inflight -= 1
 
 
-def install(app: Any) -> None:
-    """Add the middleware; call it after every other ``add_middleware`` (it must be outermost)."""
+def worker_threads() -> int:
+    """``ONESOURCE_WEB_THREADS``; a warning when the metadata DB pool cannot serve them all.
+
+    The threads are not lowered to fit a smaller pool: requests would then queue for a
+    thread with no bound on the wait, where a pool timeout answers 503 at once.
+    """
     from onesource.store.db import RESERVED_CONNECTIONS, pool_settings
 
     cfg = pool_settings()
     if cfg.pool_size + cfg.db_max_overflow < cfg.web_threads + RESERVED_CONNECTIONS:
         log.warning(
-            "metadata DB pool (%d + %d overflow) is smaller than the web app's %d worker "
-            "threads + %d: requests may wait up to %g s for a connection, then get 503",
+            "metadata DB pool (%d + %d overflow) is smaller than %d worker threads + %d: "
+            "requests may wait up to %g s for a connection, then get 503",
             cfg.pool_size,
             cfg.db_max_overflow,
             cfg.web_threads,
             RESERVED_CONNECTIONS,
             cfg.db_pool_timeout,
         )
-    app.add_middleware(OverloadMiddleware, threads=cfg.web_threads, limit=max_inflight())
+    return cfg.web_threads
+
+
+def install(app: Any) -> None:
+    """Add the middleware; call it after every other ``add_middleware`` (it must be outermost)."""
+    app.add_middleware(OverloadMiddleware, threads=worker_threads(), limit=max_inflight())

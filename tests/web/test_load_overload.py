@@ -197,3 +197,37 @@ def test_admission_limit_setting_is_checked(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ONESOURCE_WEB_MAX_INFLIGHT", "many")
     with pytest.raises(ConfigError, match="ONESOURCE_WEB_MAX_INFLIGHT"):
         max_inflight()
+
+
+def test_on_the_event_loop_an_exhausted_pool_fails_at_once(
+    pool_env: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # the exchange's cached lookups run on the event loop when their caches expire: a wait
+    # for a connection there (30 s before, the pool timeout now) stalls every request
+    from onesource.store.db import connect, engine_for
+    from onesource.store.errors import StoreBusyError
+
+    pool_env.setenv("ONESOURCE_DB_POOL_SIZE", "1")
+    pool_env.setenv("ONESOURCE_DB_POOL_TIMEOUT", "30")
+    engine = engine_for(f"sqlite:///{tmp_path / 'a.db'}")
+    held = engine.connect()
+    waits: list[bool] = []
+    real = engine.pool._do_get
+
+    def recording_get() -> Any:
+        waits.append(True)
+        return real()
+
+    pool_env.setattr(engine.pool, "_do_get", recording_get)
+
+    async def on_the_loop() -> None:
+        connect(engine)
+
+    try:
+        with pytest.raises(StoreBusyError, match="every metadata DB connection is in use"):
+            asyncio.run(on_the_loop())
+        assert waits == []  # refused before queueing for a connection
+    finally:
+        held.close()
+    with connect(engine):  # off the loop with a free connection: as usual
+        pass
