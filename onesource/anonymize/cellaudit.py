@@ -25,7 +25,7 @@ Complements are chosen in :mod:`onesource.anonymize.complement`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -304,6 +304,7 @@ def check(
     layer: Layer,
     suppressed: np.ndarray,
     *,
+    witnesses: Sequence[np.ndarray] = (),
     progress: Progress | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Which suppressed sensitive cells of ``layer`` are protected.
@@ -311,7 +312,9 @@ def check(
     Protection is a feasibility question: is there a published-consistent
     (integer, for counts) atom vector with the cell at ``value + upl``, and
     one with it at ``value - lpl``?  Every solution found is checked against
-    all pending cells at once, so one solve usually settles many cells.
+    all pending cells at once, so one solve usually settles many cells;
+    ``witnesses`` (atom vectors consistent with what is published, e.g. the
+    perturbations that chose the complements) are tried first.
     Returns ``(cells, short_up, short_lo, solves)``.
     """
     cells = np.flatnonzero(layer.sensitive() & suppressed)
@@ -327,6 +330,12 @@ def check(
     solves = 0
     rows = m[cells]
     total = int(pending_up.sum() + pending_lo.sum())
+    for x in witnesses:  # atom vectors already known to be consistent
+        if layer.integer and not np.allclose(x, np.round(x), atol=1e-7):
+            continue
+        vals = rows @ x
+        pending_up &= ~(vals >= need_hi - TOL)
+        pending_lo &= ~(vals <= need_lo + TOL)
     for direction in ("up", "lo"):
         pending = pending_up if direction == "up" else pending_lo
         short = short_up if direction == "up" else short_lo

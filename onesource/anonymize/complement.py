@@ -130,13 +130,16 @@ def protect(
     sup = suppressed.copy()
     solved = 0
     perturbers: dict[str, _Perturber] = {}
+    witnesses: dict[str, list[np.ndarray]] = {}
     audits: list[Audit] = []
     unprotected = 0
     for rnd in range(rounds + 1):
         todo: list[tuple[Layer, int, float]] = []
         unprotected = 0
         for layer in layers:
-            cells, short_up, short_lo, n = check(model, layer, sup, progress=progress)
+            cells, short_up, short_lo, n = check(
+                model, layer, sup, witnesses=witnesses.get(layer.name, []), progress=progress
+            )
             solved += n
             unprotected += int((short_up | short_lo).sum())
             for i in np.flatnonzero(short_up | short_lo):
@@ -167,6 +170,7 @@ def protect(
                 # suppression only removes constraints): a witness for the rest;
                 # the next round's check settles integrality
                 _mark_witnessed(model, layer, todo, done, j, pert.last_y)
+                witnesses.setdefault(layer.name, []).append(layer.atoms + pert.last_y)
             if progress is not None:
                 progress("protect", j + 1, len(todo))
     return ProtectionResult(sup, audits, unprotected, solved)
