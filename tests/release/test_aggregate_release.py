@@ -144,4 +144,3 @@ def test_second_release_of_the_same_input_is_audited_with_the_first() -> None:
         for d in ("category", "division", "status")
     }
     assert_protected(domains, rows, k1 + k2, h1 + h2, threshold=150)
-
