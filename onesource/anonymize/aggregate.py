@@ -125,7 +125,7 @@ def _domain(column: pa.ChunkedArray, declared: Sequence[Any] | None) -> pa.Array
 
 
 def _subsets(dims: Sequence[int]) -> list[tuple[int, ...]]:
-    out = []
+    out: list[tuple[int, ...]] = []
     for r in range(len(dims), -1, -1):
         out.extend(itertools.combinations(sorted(dims), r))
     return out

@@ -81,7 +81,8 @@ class Audit:
 
     @property
     def protected(self) -> np.ndarray:
-        return (self.hi >= self.value + self.upl - TOL) & (self.lo <= self.value - self.lpl + TOL)
+        ok = (self.hi >= self.value + self.upl - TOL) & (self.lo <= self.value - self.lpl + TOL)
+        return np.asarray(ok, dtype=bool)
 
 
 @dataclass
@@ -100,7 +101,7 @@ def known_mask(model: CellModel, layer: Layer, suppressed: np.ndarray) -> np.nda
     known = model.own & ~suppressed
     if layer.external_known is not None:
         known = known | layer.external_known
-    return known
+    return np.asarray(known, dtype=bool)
 
 
 class _Reduced:
