@@ -6,7 +6,9 @@ Public entry points (each module holds one concept):
 - :mod:`.hierarchy` generalization hierarchies; :mod:`.kanon` k-anonymity
   and l-diversity by optimal lattice search (:mod:`.lattice`);
 - :mod:`.pseudonym` keyed pseudonyms and release keys; :mod:`.mask` display
-  masks for list notices; :mod:`.aggregate` suppressed aggregates;
+  masks for list notices; :mod:`.aggregate` statistical tables with
+  audited cell suppression (:mod:`.cellaudit`, :mod:`.complement`,
+  :mod:`.dominance`, :mod:`.lpsolve`);
 - :mod:`.leakgate` the pre-publication scan; :mod:`.risk` the risk report.
 """
 
