@@ -113,12 +113,12 @@ def validate_spec(table: pa.Table, spec: AnonymizationSpec) -> None:
         ("sensitive attribute", spec.sensitive or (), spec.l_div, "l-diversity"),
     ):
         for name in names:
-            rule = spec.columns.get(name)
-            if rule is None:
+            declared = spec.columns.get(name)
+            if declared is None:
                 problems.append(f"{role} {name!r} has no rule")
-            elif on and rule.technique in removed:
+            elif on and declared.technique in removed:
                 problems.append(
-                    f"{role} {name!r} has technique {rule.technique!r}: {model} is "
+                    f"{role} {name!r} has technique {declared.technique!r}: {model} is "
                     "measured on published columns (generalize, keep or top_bottom_code)"
                 )
     if spec.l_div and not spec.sensitive_names():

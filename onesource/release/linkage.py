@@ -145,9 +145,7 @@ def combined_k(
     sizes = per_n.join(per_p, s_names, join_type="inner", left_suffix="_n", right_suffix="_p")
     if sizes.num_rows == 0:
         return None, 0
-    pairs = int(
-        pc.sum(pc.multiply(sizes["count_all_n"], sizes["count_all_p"])).as_py()  # type: ignore[arg-type]
-    )
+    pairs = int(pc.sum(pc.multiply(sizes["count_all_n"], sizes["count_all_p"])).as_py())
     if pairs > MAX_PAIRS:
         return -1, pairs
     joined = fn.join(fp, s_names, join_type="inner")
@@ -205,6 +203,7 @@ def _min_class(table: pa.Table, qis: list[str]) -> int:
     import pyarrow.compute as pc
 
     if not qis or table.num_rows == 0:
-        return table.num_rows
+        return int(table.num_rows)
     g = table.group_by(qis, use_threads=False).aggregate([([], "count_all")])
-    return int(pc.min(g["count_all"]).as_py())
+    smallest: int = pc.min(g["count_all"]).as_py()
+    return smallest

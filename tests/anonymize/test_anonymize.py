@@ -104,3 +104,27 @@ def test_list_notice_masks():
     out, _ = anonymize(people(20), spec(k=None, list_notice=True, columns=rules), key=KEY)
     assert all(v.endswith("*") for v in out.column("name").to_pylist())
     assert "138****0000" in out.column("phone").to_pylist()
+
+
+def test_declared_quasi_identifiers_are_enforced_whatever_their_pii_class():
+    """`diagnosis` (pii sensitive) declared a quasi-identifier takes part in k."""
+    t = people()
+    qis = ("age", "sex", "division", "diagnosis")
+    out, report = anonymize(t, spec(quasi_identifiers=qis, sensitive=()), key=KEY)
+    assert report["quasi_identifiers"] == list(qis)
+    assert anonymity.k_anonymity(out.to_pandas(), list(qis)) == report["k_reached"] >= 5
+
+
+def test_declared_quasi_identifier_that_is_dropped_is_refused():
+    with pytest.raises(AnonymizationSpecError, match="quasi-identifier 'phone' has technique"):
+        anonymize(people(50), spec(quasi_identifiers=("age", "phone")), key=KEY)
+
+
+def test_l_only_on_declared_sensitive_columns():
+    # income top-coded at 1 has one value: l=2 on it is impossible, on diagnosis it is not
+    rules = {"income": ColumnRule("top_bottom_code", "sensitive", top=1)}
+    out, report = anonymize(
+        people(), spec(columns=rules, l_div=2, sensitive=("diagnosis",)), key=KEY
+    )
+    assert report["sensitive_attributes"] == ["diagnosis"]
+    assert anonymity.l_diversity(out.to_pandas(), ["age", "sex", "division"], ["diagnosis"]) >= 2
