@@ -61,7 +61,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--names", type=int, default=200_000)
     args = ap.parse_args()
-    from onesource.anonymize.leakgate import scan, scan_files
+    from onesource.anonymize.leakgate import prepare_direct, scan, scan_files
     from onesource.release.publish import data_files
 
     table, direct = make(args.rows, args.names)
@@ -70,18 +70,23 @@ def main() -> None:
     t0 = time.process_time()
     files = data_files(table)
     t1 = time.process_time()
-    found = scan(table, classification=cls, direct_values=direct)
+    matcher = prepare_direct(direct)  # once per release, as the build does
+    tm = time.process_time()
+    found = scan(table, classification=cls, _direct=matcher)
     t2 = time.process_time()
-    found_files = scan_files(files, classification=cls, direct_values=direct, table=table)
+    found_files = scan_files(files, classification=cls, table=table, _direct=matcher)
     t3 = time.process_time()
     print(
-        "| rows | input direct values | write 3 files (CPU) | scan table (CPU) | scan files (CPU) | findings |"
+        "| rows | input direct values | write 3 files | build matcher | scan table "
+        "| scan files | findings |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     print(
         f"| {args.rows:,} | {sum(len(v) for v in direct.values()):,} | {t1 - t0:.1f} s "
-        f"| {t2 - t1:.1f} s | {t3 - t2:.1f} s | {len(found) + len(found_files)} |"
+        f"| {tm - t1:.1f} s | {t2 - tm:.1f} s | {t3 - t2:.1f} s "
+        f"| {len(found) + len(found_files)} |"
     )
+    print("\n(CPU seconds of this process: the machine is shared)")
     for f in (found + found_files)[:5]:
         print(f"- {f}")
 
