@@ -58,13 +58,26 @@ def _guard(fn: Callable[[], Outcome]) -> Outcome:
         return Outcome("failed", f"[{exc.code}] {exc}")
 
 
+def _serving_catalog() -> Any:
+    """The catalog tasks run on: the working one when valid, else the last valid one.
+
+    A typo committed while Airflow runs must not stop the pipelines (the DAG files
+    already keep the last valid catalog and show the problem as an import error of
+    their status file); the CLI, by contrast, refuses an invalid catalog.
+    """
+    from onesource.catalog.compiled import load_serving
+    from onesource.settings import get_settings
+
+    return load_serving(get_settings().catalog)
+
+
 def run_ingest(resource: str, *, trigger: str = "airflow") -> Outcome:
     """Pull ``resource`` from its department and commit a checked version."""
 
     def body() -> Outcome:
         from onesource.pipeline.ingest import ingest
 
-        result = ingest(resource, trigger=trigger)
+        result = ingest(resource, trigger=trigger, catalog=_serving_catalog())
         report = result.report or {}
         quality = {k: report[k] for k in QUALITY_KEYS if k in report}
         extra = _jsonable(
@@ -120,7 +133,7 @@ def run_release(release: str) -> Outcome:
     def body() -> Outcome:
         from onesource.release.build import build_release
 
-        result = build_release(release)
+        result = build_release(release, catalog=_serving_catalog())
         version = getattr(result, "version", None)
         extra = _jsonable(
             {
@@ -143,14 +156,14 @@ def run_scorecard() -> Outcome:
 
     def body() -> Outcome:
         fn = _scorecard_function()
-        result = fn()
+        result = fn(catalog=_serving_catalog())
         summary = result.to_dict() if hasattr(result, "to_dict") else result
         return Outcome("succeeded", "scorecard computed", {"scorecard": _jsonable(summary)})
 
     return _guard(body)
 
 
-def _scorecard_function() -> Callable[[], Any]:
+def _scorecard_function() -> Callable[..., Any]:
     tried = []
     for module_name, attr in SCORECARD_FUNCTIONS:
         tried.append(f"{module_name}.{attr}")
