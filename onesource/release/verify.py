@@ -60,10 +60,14 @@ def verify_release(
                 f"{fname}: sha256 {h.hexdigest()[:16]}... does not match the published {digest[:16]}..."
             )
         report.checked.append(fname)
-    with store.open_file("release", name, "risk_report.json", info.number) as fh:
-        risk: dict[str, Any] = json.loads(fh.read())
-    with store.open_file("release", name, "data.parquet", info.number) as fh:
-        table = pq.read_table(io.BytesIO(fh.read()))
+    try:
+        with store.open_file("release", name, "risk_report.json", info.number) as fh:
+            risk: dict[str, Any] = json.loads(fh.read())
+        with store.open_file("release", name, "data.parquet", info.number) as fh:
+            table = pq.read_table(io.BytesIO(fh.read()))
+    except (OSError, ValueError) as exc:  # a tampered file that no longer parses
+        report.problems.append(f"the published files cannot be read: {exc}")
+        return report
     qis = [q for q in (risk.get("quasi_identifiers") or []) if q in table.column_names]
     if qis:
         sizes = table.group_by(qis).aggregate([([], "count_all")])["count_all"].to_pylist()
@@ -87,7 +91,10 @@ def verify_release(
                     report.problems.append(
                         f"data.parquet: l of {sa} recomputed as {min(counts)}, report says {l_reported}"
                     )
-    report.problems.extend(_leak_gate(store, name, info.number, catalog))
+    try:
+        report.problems.extend(_leak_gate(store, name, info.number, catalog))
+    except (OSError, ValueError) as exc:  # e.g. a data.csv whose rows lost their shape
+        report.problems.append(f"leak gate: the published files cannot be scanned: {exc}")
     if risk.get("kind") == "aggregate" and "suppressed" in table.column_names:
         flagged = sum(table["suppressed"].to_pylist())
         expected = risk.get("cells_suppressed_primary", 0) + risk.get(

@@ -211,6 +211,13 @@ def test_release_rows_and_a_tampered_release(hub: Hub) -> None:
     r = hub.run("release", "verify", "abnormal_operations_notice")
     assert r.returncode == 1, _ok(r)
     assert "FAIL" in r.stdout and "unexpected" not in r.stderr, _ok(r)
+    # a tamper that breaks the CSV's shape is a finding too, not a crash
+    data.write_text(
+        "\ufeff" + "\n".join([*lines, "a,b,c,d,e,f,g,h,i,j,k"]) + "\n", encoding="utf-8"
+    )
+    r = hub.run("release", "verify", "abnormal_operations_notice")
+    assert r.returncode == 1, _ok(r)
+    assert "FAIL" in r.stdout and "unexpected" not in r.stderr, _ok(r)
 
 
 def _exchange_calls(hub: Hub, n: int) -> None:
