@@ -407,24 +407,23 @@ def _page(
 
 @router.get("/catalog.jsonld", summary="DCAT-AP catalog of all published datasets")
 def catalog_jsonld(store: StoreDep, catalog: CatalogDep) -> Any:
-    from fastapi.responses import JSONResponse
+    from fastapi.responses import Response
 
-    datasets = []
+    from onesource.catalog.dcat import base_iri, open_catalogue_graph, serialize
+
+    docs = []
     for d in all_datasets(store, catalog):
         if d.published:
             with store.open_file("release", d.name, "dcat.jsonld") as fh:
-                datasets.append(json.loads(fh.read()))
-    doc = {
-        "@context": {"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/"},
-        "@type": "dcat:Catalog",
-        "dct:title": "清河市公共数据开放目录",
-        "dcat:dataset": datasets,
-    }
-    return JSONResponse(doc, media_type="application/ld+json")
+                docs.append(fh.read().decode("utf-8"))
+    graph = open_catalogue_graph(catalog, docs, base_iri())
+    return Response(serialize(graph, "jsonld"), media_type="application/ld+json")
 
 
 @router.get("/data.json", summary="Project Open Data style listing")
 def data_json(request: Request, store: StoreDep, catalog: CatalogDep) -> dict[str, Any]:
+    from onesource.catalog.dcat import media_type
+
     items = []
     for d in all_datasets(store, catalog):
         if not d.published:
@@ -446,7 +445,7 @@ def data_json(request: Request, store: StoreDep, catalog: CatalogDep) -> dict[st
                         "downloadURL": absolute(
                             request.app.url_path_for("download", name=d.name, file=f)
                         ),
-                        "mediaType": f.rsplit(".", 1)[1],
+                        "mediaType": media_type(f),
                     }
                     for f in ("data.csv", "data.json", "data.parquet")
                 ],
