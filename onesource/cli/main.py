@@ -34,6 +34,7 @@ def _mount_optional() -> None:
         ("onesource.cli.release", "release"),
         ("onesource.cli.exchange", None),  # adds dept/audit
         ("onesource.cli.serve", None),  # adds serve/up
+        ("onesource.cli.consumers", "consumer"),
     ]
     for module_name, name in groups:
         try:

@@ -194,3 +194,50 @@ class Withdrawal(Base):
     reason: Mapped[str] = mapped_column(sa.Text)
     withdrawn_at: Mapped[datetime]
     run_id: Mapped[str | None] = mapped_column(sa.String(32))  # the rollback or withdraw run
+
+
+class ConsumerApplication(Base):
+    """An application for a key to restricted (有条件开放) datasets of one publisher.
+
+    The publishing department approves (all or some datasets) or refuses it within
+    ``due_at``.  ``token_hash`` is the hash of the applicant's status-page token and
+    ``seal_public`` an X25519 public key derived from it; on approval ``key_sealed``
+    holds the new key encrypted to that public key (only the token opens it) until
+    the applicant's status page shows it once (then it is cleared).
+    """
+
+    __tablename__ = "consumer_applications"
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending', 'approved', 'refused')", name="status"),
+        sa.Index("ix_consumer_applications_department_status", "department", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    organisation: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    purpose: Mapped[str] = mapped_column(sa.Text)
+    department: Mapped[str] = mapped_column(sa.String(64))
+    datasets: Mapped[list[Any]] = mapped_column(default=list)
+    granted: Mapped[list[Any] | None]
+    status: Mapped[str] = mapped_column(sa.String(16))
+    submitted_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(sa.String(200))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    consumer_id: Mapped[str | None] = mapped_column(sa.ForeignKey("consumer_keys.id"))
+    seal_public: Mapped[str] = mapped_column(sa.String(64))
+    key_sealed: Mapped[str | None] = mapped_column(sa.String(256))
+
+
+class ConsumerGrant(Base):
+    """One restricted dataset a consumer key may read (no row: 403)."""
+
+    __tablename__ = "consumer_grants"
+
+    consumer_id: Mapped[str] = mapped_column(sa.ForeignKey("consumer_keys.id"), primary_key=True)
+    release: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    application_id: Mapped[str] = mapped_column(sa.ForeignKey("consumer_applications.id"))
+    granted_at: Mapped[datetime]

@@ -102,10 +102,23 @@ def test_restricted_refuses_anonymous_download_then_allows_with_key(page, base_u
     response = page.request.get(base_url + "/datasets/appointments_research/download/data.csv")
     assert response.status == 401
     page.goto(base_url + "/register?lang=zh")
-    page.fill("input[name=name]", "清河大学公共卫生学院")
+    page.fill("input[name=name]", "王五")
+    page.fill("input[name=organisation]", "清河大学公共卫生学院")
     page.fill("input[name=email]", "lab@example.edu")
+    page.fill("textarea[name=purpose]", "候诊时间研究")
+    page.check("input[value=appointments_research]")
     page.check("input[name=accept]")
     page.click("#register-submit")
+    app_id = page.inner_text("#application-id").strip()
+    token = page.inner_text("#application-token").strip()
+    from onesource.store import Store
+    from onesource.web.portal.applications import approve
+
+    approve(Store.open(), app_id, by="browser-test")
+    page.goto(base_url + "/register/status?lang=zh")
+    page.fill("input[name=application]", app_id)
+    page.fill("input[name=token]", token)
+    page.click("#status-submit")
     key = page.inner_text("#consumer-key").strip()
     ok = page.request.get(
         base_url + "/datasets/appointments_research/download/data.csv",

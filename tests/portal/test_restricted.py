@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
+from tests.portal.keys import approved_key
+
 HTML = {"accept": "text/html"}
 URL = "/datasets/appointments_research/download/data.csv"
 
 
 def _key(client) -> str:  # type: ignore[no-untyped-def]
-    page = client.post(
-        "/register",
-        data={"name": "清河大学", "email": "lab@example.edu", "accept": "yes"},
-        headers=HTML,
-    )
-    return page.text.split('id="consumer-key">')[1].split("<")[0]
+    return approved_key(client, ["appointments_research"])
 
 
 def test_open_page_keeps_its_preview(client) -> None:  # type: ignore[no-untyped-def]

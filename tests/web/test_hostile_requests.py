@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.exchange.fixtures import Hub
+from tests.portal.keys import approved_key
 
 HTML = {"accept": "text/html"}
 DOWNLOAD = "/datasets/grid_events_open/download/data.csv"
@@ -169,12 +170,7 @@ def test_api_page_shows_the_default_public_url(portal: TestClient) -> None:
 
 def test_query_string_keys_are_refused_with_a_clear_error(portal: TestClient) -> None:
     url = "/datasets/appointments_research/download/data.csv"
-    page = portal.post(
-        "/register",
-        data={"name": "清河大学", "email": "lab@example.edu", "accept": "yes"},
-        headers=HTML,
-    )
-    key = page.text.split('id="consumer-key">')[1].split("<")[0]
+    key = approved_key(portal, ["appointments_research"])
     refused = portal.get(url, params={"key": key})
     assert refused.status_code == 400
     assert "X-Consumer-Key" in envelope(refused)["message"]
@@ -188,10 +184,7 @@ def test_query_string_keys_are_refused_with_a_clear_error(portal: TestClient) ->
 def test_signed_download_link_for_browsers(portal: TestClient) -> None:
     """A registered consumer gets a short-lived link: works as a plain URL, then expires."""
     url = "/datasets/appointments_research/download/data.csv"
-    page = portal.post(
-        "/register", data={"name": "x", "email": "x@example.edu", "accept": "yes"}, headers=HTML
-    )
-    key = page.text.split('id="consumer-key">')[1].split("<")[0]
+    key = approved_key(portal, ["appointments_research"])
     link = portal.post(
         "/api/open/datasets/appointments_research/links",
         params={"file": "data.csv"},

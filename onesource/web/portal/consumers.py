@@ -1,4 +1,10 @@
-"""Registered consumers of restricted-open releases: keys (hashed) and download log."""
+"""Consumers of restricted-open releases: keys (hashed), their grants, and the download log.
+
+A key is issued only when the publishing department approves an application
+(``onesource.web.portal.applications``), and reaches only the datasets that
+approval granted (``consumer_grants``); any other restricted dataset answers 403.
+Keys issued before applications existed have no grants and so reach nothing.
+"""
 
 from __future__ import annotations
 
@@ -11,33 +17,24 @@ import sqlalchemy as sa
 from onesource.store import Store
 from onesource.store.db import session
 from onesource.store.exchange_models import ConsumerKey, Download
+from onesource.store.models import ConsumerGrant
 
 
 def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def register(store: Store, name: str, email: str) -> str:
-    """Create a consumer who accepted the terms; returns the key (shown once, stored hashed)."""
+def new_key() -> tuple[str, str]:
+    """A fresh consumer key and its stored hash (the key itself is never stored)."""
     key = "oc_" + secrets.token_urlsafe(24)
-    now = datetime.now(UTC)
-    with session(store.engine, write=True) as ses:
-        ses.add(
-            ConsumerKey(
-                id=secrets.token_hex(8),
-                name=name,
-                email=email,
-                key_hash=_hash(key),
-                terms_accepted_at=now,
-                created_at=now,
-                revoked_at=None,
-            )
-        )
-    return key
+    return key, _hash(key)
 
 
 def consumer_for(store: Store, key: str | None) -> str | None:
-    """The consumer id of a valid, unrevoked key with accepted terms, else None."""
+    """The consumer id of a valid, unrevoked key with accepted terms, else None.
+
+    A valid key is not yet permission: check ``granted`` for the dataset.
+    """
     if not key or not key.startswith("oc_") or len(key) > 100:
         return None
     with session(store.engine) as ses:
@@ -75,3 +72,9 @@ def consumer_active(store: Store, consumer_id: str) -> bool:
     with session(store.engine) as ses:
         row = ses.get(ConsumerKey, consumer_id)
         return row is not None and row.revoked_at is None and row.terms_accepted_at is not None
+
+
+def granted(store: Store, consumer_id: str, release: str) -> bool:
+    """Whether the publishing department granted this consumer this restricted dataset."""
+    with session(store.engine) as ses:
+        return ses.get(ConsumerGrant, (consumer_id, release)) is not None

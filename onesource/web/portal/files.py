@@ -235,6 +235,8 @@ def download(
                 "(or Authorization: Bearer <key>)",
                 headers=PRIVATE,
             )
+        if not consumers.granted(store, who, name):
+            raise HTTPException(403, f"your key is not granted dataset {name!r}", headers=PRIVATE)
     # the version is part of the tag: a withdrawn or superseded version's copies go stale
     etag = f'"v{info.number}-{files[file] or file}"'
     headers = {
@@ -313,6 +315,10 @@ def signed_link(
     who = consumers.consumer_for(store, request.headers.get("x-consumer-key"))
     if who is None:
         raise HTTPException(401, "send a registered key in the X-Consumer-Key header")
+    if catalog.releases[name].open_class is OpenClass.restricted and not consumers.granted(
+        store, who, name
+    ):
+        raise HTTPException(403, f"your key is not granted dataset {name!r}")
     info = release_version(store, name, version)
     if file not in _version_files(store, info.path):
         raise HTTPException(404, f"no file {file!r} in version {info.number}")

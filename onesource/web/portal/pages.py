@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from onesource.web.deps import CatalogDep, StoreDep
-from onesource.web.portal import consumers
+from onesource.web.portal import csrf
 from onesource.web.portal.common import check_name, index_for, render
 from onesource.web.portal.model import all_datasets, dataset
 from schemas.vocab import OpenClass
@@ -146,26 +146,87 @@ def api_page(request: Request, catalog: CatalogDep) -> Any:
     )
 
 
+def _restricted(catalog: Any) -> list[tuple[str, str, list[Any]]]:
+    """Restricted releases grouped by publishing department: (code, name, releases)."""
+    groups: dict[str, list[Any]] = {}
+    for r in catalog.releases.values():
+        if r.open_class is OpenClass.restricted:
+            groups.setdefault(r.publisher, []).append(r)
+    return [
+        (code, catalog.departments[code].name, sorted(rs, key=lambda r: r.name))
+        for code, rs in sorted(groups.items())
+    ]
+
+
+def _form(request: Request, template: str, status: int = 200, **ctx: Any) -> Any:
+    nonce, token = csrf.token_for(request)
+    return csrf.set_cookie(request, render(request, template, status, csrf=token, **ctx), nonce)
+
+
 @router.get("/register", response_class=HTMLResponse)
-def register_form(request: Request) -> Any:
-    return render(request, "register.html", key=None, error=None)
+def register_form(request: Request, catalog: CatalogDep) -> Any:
+    return _form(request, "register.html", groups=_restricted(catalog), error=None, form={})
 
 
 @router.post("/register", response_class=HTMLResponse)
 def register(
     request: Request,
     store: StoreDep,
+    catalog: CatalogDep,
     name: Annotated[str, Form(max_length=200)],
     email: Annotated[str, Form(max_length=320)],
+    organisation: Annotated[str, Form(max_length=200)] = "",
+    purpose: Annotated[str, Form(max_length=2000)] = "",
+    datasets: Annotated[list[str], Form(max_length=100)] = [],  # noqa: B006 (FastAPI default)
     accept: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form(alias="csrf", max_length=128)] = "",
 ) -> Any:
+    """An application for restricted datasets; nothing is granted until the publisher decides."""
+    from onesource.web.portal import applications
+
+    form = {"name": name, "email": email, "organisation": organisation, "purpose": purpose}
+    again = {"groups": _restricted(catalog), "form": form}
+    if not csrf.valid(request, csrf_token):
+        return _form(request, "register.html", 403, error="csrf", **again)
     if accept != "yes":
-        return render(request, "register.html", status=400, key=None, error="terms")
-    if "@" not in email or not name.strip():
-        return render(request, "register.html", status=400, key=None, error="fields")
-    return render(
-        request,
-        "register.html",
-        key=consumers.register(store, name.strip(), email.strip()),
-        error=None,
-    )
+        return _form(request, "register.html", 400, error="terms", **again)
+    try:
+        done = applications.submit(
+            store,
+            catalog,
+            name=name,
+            organisation=organisation,
+            email=email,
+            purpose=purpose,
+            datasets=datasets,
+        )
+    except applications.ApplicationError as exc:
+        return _form(request, "register.html", 400, error=exc.message, **again)
+    return render(request, "application_submitted.html", done=done)
+
+
+@router.get("/register/status", response_class=HTMLResponse)
+def status_form(request: Request) -> Any:
+    return _form(request, "application_status.html", app=None, key=None, error=None)
+
+
+@router.post("/register/status", response_class=HTMLResponse)
+def status_page(
+    request: Request,
+    store: StoreDep,
+    application: Annotated[str, Form(max_length=64)],
+    token: Annotated[str, Form(max_length=100)],
+    csrf_token: Annotated[str, Form(alias="csrf", max_length=128)] = "",
+) -> Any:
+    """The application's status (id + secret token); an approved key is shown here once."""
+    from onesource.web.portal import applications
+
+    if not csrf.valid(request, csrf_token):
+        return _form(request, "application_status.html", 403, app=None, key=None, error="csrf")
+    found = applications.status(store, application.strip(), token.strip())
+    if found is None:
+        return _form(request, "application_status.html", 404, app=None, key=None, error="unknown")
+    app, key = found
+    response = _form(request, "application_status.html", app=app, key=key, error=None)
+    response.headers["Cache-Control"] = "no-store"
+    return response
