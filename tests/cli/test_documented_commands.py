@@ -75,6 +75,24 @@ def _serve_calls(ctx: Ctx, port: int) -> None:
     ]
 
 
+def _application(ctx: Ctx) -> str:
+    """A pending application for appointments_research (health), submitted in-process."""
+    import sys
+
+    code = (
+        "import os; from pathlib import Path; from onesource.catalog.loader import load_catalog; "
+        "from onesource.store import Store; from onesource.web.portal.applications import submit; "
+        "c = load_catalog(Path(os.environ['ONESOURCE_CATALOG'])).raise_for_issues(); "
+        "print(submit(Store.open(), c, name='n', organisation='o', email='e@example.org', "
+        "purpose='docs', datasets=['appointments_research']).id)"
+    )
+    hub = ctx["hub"]
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=hub.env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
 RUN_ID = r"\b01[0-9A-HJKMNP-TV-Z]{24}\b"
 
 # scenario order: each entry may rely on the ones before it
@@ -141,6 +159,16 @@ ENTRIES: dict[str, Entry] = {
     ),
     "onesource gc --dry-run": Entry(0, r"^would remove \d+ folder\(s\)"),
     "onesource up": Entry(0, r"Start Airflow", "help"),
+    # consumer applications: the subst submits one as the portal's form would
+    "onesource consumer approve ca_7Hq2... --datasets appointments_research": Entry(
+        0, r"^oc_[\w-]{20,}$", subst=lambda ctx: {"ca_7Hq2...": _application(ctx)}
+    ),
+    'onesource consumer refuse ca_Pn4k... --reason "aggregate statistics suffice"': Entry(
+        0, r"^refused ca_[\w-]+$", subst=lambda ctx: {"ca_Pn4k...": _application(ctx)}
+    ),
+    "onesource consumer applications --department health": Entry(
+        0, r"^ca_[\w-]+  refused  +health  due \d{4}-\d\d-\d\d"
+    ),
     # last: they take business_register_open out of public view
     "onesource rollback business_register_open --kind release --to 1": Entry(
         0, r"^release business_register_open: readers now see version 1 \(\d[\d,]* rows\)$"
