@@ -14,8 +14,8 @@ from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from connectors.limits import ReadLimitError
-from connectors.textlines import bounded_lines, decode_line, has_utf8_lines, is_gb
+from connectors.limits import MalformedCsvError, ReadLimitError
+from connectors.textlines import bounded_lines, decode_line, has_utf8_lines, is_gb, line_end
 
 if TYPE_CHECKING:
     from connectors.base import Extraction
@@ -32,7 +32,7 @@ def sniff_encoding(head: bytes) -> str:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     utf8 = other = 0
-    lines = head.split(b"\n")
+    lines = head.splitlines()  # \r\n, \n and lone \r alike
     if len(head) >= SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut in the middle of a character
     for line in lines:
@@ -85,23 +85,28 @@ def _header(head: bytes, encoding: str, spec: ReadSpec, source: str) -> list[str
     limit = spec.limits.max_header_bytes
     start = 0
     for _ in range(spec.header_row - 1):  # preamble lines above the header
-        nl = head.find(b"\n", start)
-        if nl < 0:
+        nl = line_end(head, start, True)
+        if nl is None or nl >= len(head) and not head.endswith((b"\r", b"\n")):
             return []
-        start = nl + 1
-    end = head.find(b"\n", start, start + limit + 1)
-    if end < 0:
-        end = len(head)
-        if end - start > limit:
-            raise ReadLimitError(
-                f"{source}: the header (line {spec.header_row}) is longer than {limit:,} bytes",
-                limit="max_header_bytes",
-                value=limit,
-            )
-    text = head[start:end].decode(encoding, errors="replace").rstrip("\r")
+        start = nl
+    cut = line_end(head, start, True)
+    end = len(head) if cut is None else len(head[start:cut].rstrip(b"\r\n")) + start
+    if end - start > limit:
+        raise ReadLimitError(
+            f"{source}: the header (line {spec.header_row}) is longer than {limit:,} bytes",
+            limit="max_header_bytes",
+            value=limit,
+        )
+    text = head[start:end].decode(encoding, errors="replace")
     if start == 0:
         text = text.lstrip("\ufeff")
-    return next(csv.reader([text], delimiter=spec.delimiter), [])
+    try:
+        return next(csv.reader([text], delimiter=spec.delimiter, strict=True), [])
+    except csv.Error as exc:
+        raise MalformedCsvError(
+            f"{source}: line {spec.header_row} (the header) is not valid CSV: {exc}",
+            hint="fix the header (a quote left open, or a newline inside a name)",
+        ) from None
 
 
 def _csv_fast(
@@ -254,14 +259,22 @@ def _csv_exact(
             except StopIteration:
                 break
             except csv.Error as exc:
-                # a field over the limit (often an unbalanced quote): where the next record
-                # starts cannot be known, so the file is refused, naming the lines
+                # a field over the limit (often an unbalanced quote) or a broken record: where
+                # the next record starts cannot be known, so the file is refused, naming the lines
                 start, stop = ended + 1, position["line"]
                 where = f"line {start}" + (f" (to line {stop})" if stop > start else "")
-                raise ReadLimitError(
-                    f"{source}: {where}: {exc}",
-                    limit="max_field_chars",
-                    value=limits.max_field_chars,
+                if "field larger than field limit" in str(exc):
+                    raise ReadLimitError(
+                        f"{source}: {where}: a field is longer than "
+                        f"{limits.max_field_chars:,} characters ({exc})",
+                        limit="max_field_chars",
+                        value=limits.max_field_chars,
+                        hint="often a quote left open; otherwise the limit is set by "
+                        "ONESOURCE_READ_MAX_FIELD_CHARS",
+                    ) from None
+                raise MalformedCsvError(
+                    f"{source}: {where} is not valid CSV: {exc}",
+                    hint="fix the record (a quote left open?) and send the file again",
                 ) from None
             ended = position["line"]
             if position["line"] <= spec.header_row:

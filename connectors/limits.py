@@ -33,6 +33,12 @@ class MalformedHeaderError(SchemaDriftError):
     code = "header-malformed"
 
 
+class MalformedCsvError(SchemaDriftError):
+    """A CSV record cannot be parsed (a quote left open, a stray newline in a header)."""
+
+    code = "csv-malformed"
+
+
 class ReadLimitError(TerminalError):
     """A file exceeds a configured size limit (rows, columns, bytes); ``limit`` names it."""
 

@@ -30,21 +30,52 @@ def is_gb(encoding: str) -> bool:
 
 
 def bounded_lines(f: IO[bytes], max_bytes: int) -> Iterator[tuple[int, bytes | None]]:
-    """(line number, bytes with their newline) per line; ``None`` for a line over ``max_bytes``."""
+    """(line number, bytes with their newline) per line; ``None`` for a line over ``max_bytes``.
+
+    A line ends at ``\\r\\n``, ``\\n`` or a lone ``\\r`` (classic Mac exports), as in the
+    fast reader, so both readers number lines alike.  Memory stays bounded by
+    ``max_bytes`` plus one read chunk.
+    """
     number = 0
+    buf = b""
+    pos = 0  # start of the current line in buf
+    eof = False
+    skipping = False  # inside a line already reported as too long
     while True:
-        raw = f.readline(max_bytes + 1)
-        if not raw:
-            return
-        number += 1
-        if len(raw) > max_bytes and not raw.endswith(b"\n"):
-            while True:  # skip the rest of the long line without keeping it
-                rest = f.readline(CHUNK)
-                if not rest or rest.endswith(b"\n"):
-                    break
-            yield number, None
+        cut = line_end(buf, pos, eof)
+        if cut is not None:
+            number += 1
+            if skipping or cut - pos > max_bytes + 2:
+                yield number, None
+            else:
+                line = buf[pos:cut]
+                yield number, (None if len(line.rstrip(b"\r\n")) > max_bytes else line)
+            skipping = False
+            pos = cut
             continue
-        yield number, raw
+        if eof:
+            if pos < len(buf) or skipping:
+                number += 1
+                yield number, None if skipping or len(buf) - pos > max_bytes else buf[pos:]
+            return
+        rest = buf[pos:]
+        if len(rest) > max_bytes:  # too long already: drop what we hold, keep a trailing CR
+            skipping = True
+            rest = b"\r" if rest.endswith(b"\r") else b""
+        chunk = f.read(CHUNK)
+        eof = not chunk
+        buf, pos = rest + chunk, 0
+
+
+def line_end(buf: bytes, pos: int, eof: bool) -> int | None:
+    """Index just past the first newline at or after ``pos`` (``None``: not known yet)."""
+    n = buf.find(b"\n", pos)
+    r = buf.find(b"\r", pos, n if n >= 0 else len(buf))
+    if r < 0:
+        return n + 1 if n >= 0 else None
+    if r + 1 < len(buf):
+        return r + 2 if buf[r + 1] == 0x0A else r + 1
+    return r + 1 if eof else None  # a CR at the end of the buffer: is LF next?
 
 
 def decode_line(raw: bytes, encoding: str, gb: bool) -> tuple[str | None, str | None]:
