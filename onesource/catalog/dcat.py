@@ -223,7 +223,8 @@ def add_release(
     )
     g.add((ds, DCTERMS.modified, Literal(built_at, datatype=XSD.dateTime)))
     g.add((ds, OWL.versionInfo, Literal(str(version))))
-    g.add((ds, DCAT.version, Literal(str(version))))
+    # dcat:version is DCAT 3; rdflib's closed DCAT namespace predates it
+    g.add((ds, URIRef(str(DCAT) + "version"), Literal(str(version))))
     licence = _typed(g, licence_iri(release.licence), DCTERMS.LicenseDocument)
     sha256 = _typed(g, str(spdx.checksumAlgorithm_sha256), spdx.ChecksumAlgorithm)
     for name in sorted(checksums):
