@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import getpass
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from onesource.cli.common import console
+
+if TYPE_CHECKING:
+    from onesource.store import Store
 
 app = typer.Typer(
     help="Applications for restricted data, decided by the publishing department.\n\n"
@@ -27,22 +30,16 @@ AsDept = Annotated[
 ]
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _store() -> Store:
     from onesource.store import Store
 
     return Store.open()
 
 
-def _check_department(store, app_id: str, department: str | None) -> None:  # type: ignore[no-untyped-def]
-    from onesource.web.portal.applications import (
-        ApplicationError,
-        UnknownApplicationError,
-        listing,
-    )
+def _check_department(store: Store, app_id: str, department: str | None) -> None:
+    from onesource.web.portal.applications import ApplicationError, get
 
-    row = next((a for a in listing(store) if a["id"] == app_id), None)
-    if row is None:
-        raise UnknownApplicationError(app_id)
+    row = get(store, app_id)  # unknown id: exit 1
     if department is not None and row["department"] != department:
         raise ApplicationError(
             f"application {app_id} is for datasets of {row['department']}, not {department}"

@@ -226,8 +226,19 @@ def _audit(store: Store, row: ConsumerApplication, result: str, code: int, note:
     )
 
 
+def get(store: Store, app_id: str) -> dict[str, Any]:
+    """One application (for staff); raises ``UnknownApplicationError``."""
+    with session(store.engine) as ses:
+        row = ses.get(ConsumerApplication, app_id)
+        if row is None:
+            raise UnknownApplicationError(app_id)
+        return _row_dict(row, datetime.now(UTC))
+
+
 def _pending(ses: Any, app_id: str) -> ConsumerApplication:
-    row = ses.get(ConsumerApplication, app_id)
+    # locked: two staff deciding at once cannot both issue (PostgreSQL; SQLite's
+    # write transaction already holds the database lock)
+    row: ConsumerApplication | None = ses.get(ConsumerApplication, app_id, with_for_update=True)
     if row is None:
         raise UnknownApplicationError(app_id)
     if row.status != "pending":

@@ -202,7 +202,9 @@ def register(
         )
     except applications.ApplicationError as exc:
         return _form(request, "register.html", 400, error=exc.message, **again)
-    return render(request, "application_submitted.html", done=done)
+    page = render(request, "application_submitted.html", done=done)
+    page.headers["Cache-Control"] = "no-store"  # it carries the status token
+    return page
 
 
 @router.get("/register/status", response_class=HTMLResponse)
