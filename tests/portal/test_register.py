@@ -142,10 +142,19 @@ def test_approved_key_reaches_only_the_granted_dataset(client, portal_home) -> N
     assert row["status"] == "pending" and row["datasets"] == [A] and not row["overdue"]
     wrong = _cli(portal_home, "consumer", "approve", app_id, "--department", "housing")
     assert wrong.returncode == 1 and "health" in wrong.stderr
+    beyond = _cli(portal_home, "consumer", "approve", app_id, "--datasets", B)
+    assert beyond.returncode == 1 and "can grant only datasets applied for" in beyond.stderr
     approved = _cli(portal_home, "consumer", "approve", app_id, "--by", "dr.li")
     assert approved.returncode == 0, approved.stderr
     printed = approved.stdout.strip().splitlines()[-1]
     assert printed.startswith("oc_")
+    twice = _cli(portal_home, "consumer", "approve", app_id)
+    assert twice.returncode == 1 and "already approved" in twice.stderr
+    # the clear key is nowhere in the metadata DB (hash + a copy sealed to the token only)
+    # (grep in another process: opening the DB file here would drop this process's SQLite locks)
+    dbs = [str(p) for p in portal_home.glob("onesource.db*")]
+    grep = subprocess.run(["grep", "-a", "-l", "-F", printed, *dbs], capture_output=True, text=True)
+    assert dbs and grep.returncode == 1, grep.stdout
 
     first = _status(client, app_id, token)
     key = _key(first.text)
@@ -172,7 +181,8 @@ def test_approved_key_reaches_only_the_granted_dataset(client, portal_home) -> N
     from onesource.store import Store
 
     audit = AuditLog(Store.open().engine).query(department="health", result="approved")
-    assert any(e["endpoint"] == f"consumer-application:{app_id}" for e in audit)
+    mine = [e for e in audit if e["endpoint"] == f"consumer-application:{app_id}"]
+    assert mine and mine[0]["purpose"] == "approved by dr.li" and mine[0]["resource"] == A
 
 
 def test_refused_application_gets_no_key(client, portal_home) -> None:  # type: ignore[no-untyped-def]
