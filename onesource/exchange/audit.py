@@ -95,6 +95,28 @@ chain_hash = legacy_hash  # the original unkeyed link (kept for callers of the o
 __all__ = ["GENESIS", "AuditCheck", "AuditLog", "AuditRecord", "canonical", "chain_hash"]
 
 
+MAX_FIELDS = 64  # field names kept in one entry
+MAX_FIELD_CHARS = 200  # characters kept of one field name
+MAX_PURPOSE_CHARS = 2000
+TRUNCATED = "…"  # ends a name cut short; "…(+N more)" ends a cut list
+
+
+def _cap(text: str | None, limit: int) -> str | None:
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + TRUNCATED
+
+
+def _fields(fields: list[str] | None) -> list[str] | None:
+    """At most ``MAX_FIELDS`` names of at most ``MAX_FIELD_CHARS``, cut with a marker."""
+    if fields is None:
+        return None
+    kept = [_cap(str(f), MAX_FIELD_CHARS) or "" for f in fields[:MAX_FIELDS]]
+    if len(fields) > MAX_FIELDS:
+        kept.append(f"{TRUNCATED}(+{len(fields) - MAX_FIELDS} more)")
+    return kept
+
+
 def _entry(seq: int, rec: AuditRecord, marker: str) -> dict[str, Any]:
     return {
         "seq": seq,
@@ -103,8 +125,8 @@ def _entry(seq: int, rec: AuditRecord, marker: str) -> dict[str, Any]:
         "endpoint": str(rec.endpoint)[:500],
         "method": str(rec.method)[:8],
         "resource": rec.resource[:200] if rec.resource else rec.resource,
-        "fields": list(rec.fields) if rec.fields is not None else None,
-        "purpose": rec.purpose,
+        "fields": _fields(rec.fields),
+        "purpose": _cap(rec.purpose, MAX_PURPOSE_CHARS),
         "result": rec.result,
         "status_code": rec.status_code,
         "row_count": rec.row_count,

@@ -45,6 +45,12 @@ class ExchangeSettings(BaseSettings):
         "per verify_period (0: no limit)",
     )
     verify_period: float = Field(86_400.0, gt=0, description="seconds the claim count covers")
+    verify_subject_budget: int = Field(
+        500_000,
+        ge=0,
+        description="distinct (record, field) subjects one department may verify claims about "
+        "per verify_period (0: no budget); the claim limit cannot be reset past it",
+    )
     signing_key: str | None = Field(
         None, description="master key deriving each API key's signing secret, hex (else file)"
     )

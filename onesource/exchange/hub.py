@@ -93,7 +93,11 @@ class Exchange:
         self.indexes = IndexCache(store)
         self.dept_auth = DepartmentAuthBook(store.engine, secs)
         self._verifier: RequestVerifier | None = None
-        self.claims = ClaimWatch(settings.verify_distinct_claims, settings.verify_period)
+        self.claims = ClaimWatch(
+            settings.verify_distinct_claims,
+            settings.verify_period,
+            budget=settings.verify_subject_budget,
+        )
         self.pushes = PushBook(store, settings)
         self._ttl = _Ttl(secs)
         self._lock = threading.Lock()
@@ -219,9 +223,6 @@ class Exchange:
                     ),
                 )
             order = check_key(res, target.key)
-            claimed = {f: v for f, (_, v) in target.claims.items()}
-            if department != res.provider:  # the owner reads its own data anyway
-                self.claims.check(department, res.name, [target.key[k] for k in order], claimed)
             version = self.require_version(res.name)
             idx = self.indexes.index(res.name, version, order)
             row = idx.find([target.key[k] for k in order])
@@ -231,6 +232,10 @@ class Exchange:
                 for answer_name, _ in target.claims.values():
                     matches[answer_name] = False
                 continue
+            if department != res.provider:  # the owner reads its own data anyway
+                # counted only for records that exist: a missing key is no claim about anyone
+                claimed = {f: v for f, (_, v) in target.claims.items()}
+                self.claims.check(department, res.name, [target.key[k] for k in order], claimed)
             for fname, (answer_name, claimed) in target.claims.items():
                 value = self.indexes.column(idx, fname)[row].as_py()
                 matches[answer_name] = same(value, claimed)

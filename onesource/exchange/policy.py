@@ -11,8 +11,10 @@
   neither read nor verified, whatever a grant says.
 
 Key fields (the primary key and ``unique`` fields) may be used to look a
-record up (filters, verification keys) whenever they are not ``none``: the
-caller supplies the value, the hub only says whether it matches.
+record up (filters, verification keys) only by a department entitled to that
+field itself (the owner, an ``unconditional`` field, or a grant covering it):
+with a grant on ``name`` alone, enumerating ``id_number`` keys against a known
+name would recover the id_number.
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ def resource_access(
     readable = list(verifiable)
     if res.share_method is ShareMethod.verify:  # verification only: a grant never reads
         readable = [n for n in names if n in open_]
-    lookup = [k for k in key_fields(res) if classes[k] is not ShareClass.none]
+    # a key field names a record only for a caller entitled to that field (unconditional, or
+    # granted): else a known claim plus enumerated keys would recover the key (issue 13)
+    lookup = [k for k in key_fields(res) if k in verifiable]
     if granted_now:
         level = "granted"
     elif open_:

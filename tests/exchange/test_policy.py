@@ -30,7 +30,9 @@ def test_conditional_needs_a_grant_and_gives_only_granted_fields(catalog: Catalo
     acc = resource_access(catalog, res, "edu", frozenset({"name", "household_division"}))
     assert acc.level == "granted"
     assert acc.readable == ["name", "household_division"]
-    assert "id_number" in acc.lookup
+    assert acc.lookup == []  # the key field is not granted: no lookups by it (issue 13)
+    keyed = resource_access(catalog, res, "edu", frozenset({"name", "id_number"}))
+    assert "id_number" in keyed.lookup
 
 
 @pytest.mark.parametrize(

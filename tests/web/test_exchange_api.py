@@ -235,7 +235,7 @@ def test_verify_policy(hub: Hub, client: TestClient) -> None:
         headers=auth(hub, "edu"),
     )
     assert nobody.status_code == 403  # no grant on population_register
-    grant(hub, ["name"])
+    grant(hub, ["name", "id_number"])  # the key field needs entitlement too
     missing = client.post(
         f"{API}/verify",
         json={

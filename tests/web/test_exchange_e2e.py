@@ -34,7 +34,7 @@ def test_request_approve_read_verify_and_audit(hub: Hub) -> None:
             edu.read("population_register", purpose="入学审核")
         req = edu.request_access(
             "population_register",
-            ["name", "household_division"],
+            ["id_number", "name", "household_division"],  # the key field too: lookups by it
             purpose="义务教育入学资格审核",
             legal_basis="《中华人民共和国义务教育法》第十二条",
             period_days=90,
@@ -43,12 +43,13 @@ def test_request_approve_read_verify_and_audit(hub: Hub) -> None:
         assert [p.id for p in psb.pending()] == [req.id]
         assert psb.approve(req.id, note="同意").status == "approved"
         table = edu.read("population_register", purpose="入学审核")
-        assert table.column_names == ["name", "household_division"]
+        assert table.column_names == ["id_number", "name", "household_division"]
         assert table.num_rows == len(hub.people)
         person = hub.people[0]
         one = edu.read(
             "population_register",
             where={"id_number": person["id_number"]},
+            fields=["name", "household_division"],
             limit=5,
             purpose="入学审核",
         )

@@ -59,7 +59,7 @@ def test_no_grant_no_verification(hub: Hub, client: TestClient, graduates: dict[
 def test_a_verify_grant_verifies_but_never_reads(
     hub: Hub, client: TestClient, graduates: dict[str, Any]
 ) -> None:
-    _grant(hub, "hrss", ["education_level"])
+    _grant(hub, "hrss", ["education_level", "id_number"])
     ok = client.post(f"{API}/verify", json=_claim(graduates, "40"), headers=auth(hub, "hrss"))
     assert ok.status_code == 200 and ok.json()["all_match"] is True
     rows = client.get(
@@ -74,7 +74,7 @@ def test_guessing_one_subject_is_limited_and_alerted(
     hub: Hub, client: TestClient, graduates: dict[str, Any]
 ) -> None:
     """Even with a grant, a department cannot walk the code list for one person."""
-    _grant(hub, "hrss", ["education_level"])
+    _grant(hub, "hrss", ["education_level", "id_number"])
     answers = [
         client.post(f"{API}/verify", json=_claim(graduates, c), headers=auth(hub, "hrss"))
         for c in CODES

@@ -36,7 +36,7 @@ def last_entry(hub: Hub) -> dict[str, Any]:
 
 
 def test_answer_has_the_documented_shape_and_is_audited(hub: Hub, client: TestClient) -> None:
-    grant(hub, ["name", "household_division"])
+    grant(hub, ["name", "household_division", "id_number"])
     resp = client.post(URL, json=body(hub), headers=auth(hub, "edu"))
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == "application/json"

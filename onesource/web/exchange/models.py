@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Name = Field(min_length=1, max_length=200)
+
+MAX_NAME = 200  # a field or element name in a verify key or claim
+MAX_KEY_VALUE = 200  # a key value (identifiers are short)
+MAX_CLAIM_VALUE = 2000  # a claimed value (addresses, names)
+FieldName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME)]
+KeyValue = Annotated[str, StringConstraints(min_length=1, max_length=MAX_KEY_VALUE)]
+ClaimValue = Annotated[str, StringConstraints(min_length=1, max_length=MAX_CLAIM_VALUE)]
 
 
 class In(BaseModel):
@@ -65,8 +72,16 @@ class VerifyIn(In):
         description="resource whose fields key/claims name; leave out to name elements "
         "(e.g. person.name), each checked at its source resource",
     )
-    key: dict[str, str] = Field(max_length=8, description='e.g. {"id_number": "..."}')
-    claims: dict[str, str] = Field(max_length=64, description='e.g. {"name": "张三"}')
+    key: dict[FieldName, KeyValue] = Field(
+        max_length=8,
+        description=f'e.g. {{"id_number": "..."}}; names 1-{MAX_NAME} characters, '
+        f"values 1-{MAX_KEY_VALUE}",
+    )
+    claims: dict[FieldName, ClaimValue] = Field(
+        max_length=64,
+        description=f'e.g. {{"name": "张三"}}; names 1-{MAX_NAME} characters, '
+        f"values 1-{MAX_CLAIM_VALUE}",
+    )
     purpose: str = Field(
         min_length=1, max_length=500, description="required: why you ask (kept in the audit log)"
     )
