@@ -52,6 +52,32 @@ def counts(read: int, good: int, quarantined: int, unparsable: int) -> dict[str,
     }
 
 
+def count_unparsable(report: Any, unparsable: int) -> None:
+    """Count unparsable rows against the rejection threshold (updates the quality report).
+
+    ``failure_share = (quarantined + unparsable) / read``: rows that could not be
+    read at all are failures too, so a batch where many lines do not decode (or do
+    not parse) is rejected rather than committed without them.
+    """
+    if unparsable <= 0:
+        return
+    read = report.rows_checked + unparsable
+    failed = report.rows_quarantined + unparsable
+    share = failed / read
+    report.failure_share = round(share, 6)
+    if share > report.rejection_threshold:
+        reason = (
+            f"{failed:,} of {read:,} rows ({share:.1%}) fail blocking checks or cannot be read "
+            f"({unparsable:,} unparsable), above the threshold of "
+            f"{report.rejection_threshold:.1%}"
+        )
+        old = report.rejection_reason or ""
+        if "fail blocking checks, above the threshold" in old:  # the engine's share, now recounted
+            old = "; ".join(p for p in old.split("; ") if "above the threshold" not in p)
+        report.rejection_reason = reason + ("; " + old if old else "")
+        report.rejected = True
+
+
 def add_findings(report: dict[str, Any], extraction: Any, rejects: pa.Table | None) -> None:
     """Put unparsable rows, quarantined files and ignored columns into a quality report."""
     report["unparsable"] = unparsable_entries(rejects)

@@ -20,6 +20,7 @@ import pyarrow as pa
 from onesource.pipeline.commit import commit_rows
 from onesource.pipeline.findings import (
     add_findings,
+    count_unparsable,
     counts,
     files_line,
     quarantined_files,
@@ -261,6 +262,7 @@ def _process(
     # row-count bounds compare full snapshots only; an incremental batch is a delta
     previous = current.row_count if current is not None and full_replace else None
     outcome = check_batch(catalog, res, landed, previous_rows=previous, now=now)
+    count_unparsable(outcome.report, result.rows_unparsed)
     report = report_dict(outcome.report)
     report["run_id"] = run_id
     report["unparsed_rows"] = result.rows_unparsed

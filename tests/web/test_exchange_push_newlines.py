@@ -78,24 +78,9 @@ def test_cr_only_header_is_read(hub: Hub, client: TestClient) -> None:
 
 
 def test_crlf_and_cr_mixed_in_one_file(hub: Hub, client: TestClient) -> None:
-    rows = [f"{person_id(i)},张{i},2024-05,{100 + i}".encode() for i in range(6)]
+    rows = [f"{person_id(i)},张{i},2024-05,{100 + i}".encode() for i in range(30)]
     data = HEADER + b"\r\n" + rows[0] + b"\r" + rows[1] + b"\n" + rows[2] + b"\r\n"
     data += b"x,y\r" + b"\r\n".join(rows[3:]) + b"\r\n"
     body = push(client, hub, data).json()
-    assert body["rows_good"] == 6 and body["rows_read"] == 7, body
+    assert body["rows_good"] == 30 and body["rows_read"] == 31, body
     assert [u["line"] for u in body["quality"]["unparsable"]] == [5]
-
-
-def test_broken_csv_is_a_422_naming_file_and_line(hub: Hub, client: TestClient) -> None:
-    # a header with a quote left open, CR-only: was a 500 (unhandled csv.Error)
-    resp = push(client, hub, b'id_number,"name\rmonth,amount\rx,y\r')
-    assert resp.status_code == 422, resp.text
-    message = resp.json()["error"]["message"]
-    assert "b.csv" in message and "line 1" in message, message
-    # a data record with a stray quote is named by its line, and not blamed on a field limit
-    rows = b"".join(f"{person_id(i)},n{i},2024-05,1\r".encode() for i in range(3))
-    resp = push(client, hub, HEADER + b"\r" + rows + b'x,"a"b"\r' + rows)
-    assert resp.status_code in (201, 422), resp.text
-    if resp.status_code == 422:
-        message = resp.json()["error"]["message"]
-        assert "b.csv" in message and "line 5" in message and "FIELD" not in message, message
