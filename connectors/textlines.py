@@ -13,6 +13,7 @@ valid UTF-8 in a GB file is refused as mixed encodings, never decoded.
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Iterator
 from typing import IO
 
@@ -85,25 +86,86 @@ def decode_line(raw: bytes, encoding: str, gb: bool) -> tuple[str | None, str | 
     except UnicodeDecodeError as exc:
         return None, f"undecodable bytes for {encoding} at byte {exc.start}"
     if gb and not raw.isascii():
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return text, None
-        return None, (
-            f"mixed encodings: this line is UTF-8 in a {encoding} file "
-            f"(read as {encoding} it would be mojibake)"
-        )
+        utf8 = utf8_inside_gb(raw)
+        if utf8 is not None:
+            return None, (
+                f"mixed encodings: {utf8!r} is UTF-8 in a {encoding} file "
+                f"(read as {encoding} it would be mojibake)"
+            )
     return text, None
 
 
+_NON_ASCII = re.compile(rb"[\x80-\xff]+")
+# two or more UTF-8 characters of three or four bytes (CJK text is three bytes a character)
+_UTF8_WIDE = re.compile(rb"(?:[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}){2,}")
+
+
+def utf8_inside_gb(raw: bytes) -> str | None:
+    """UTF-8 text found inside a line of a GB18030/GBK file, or ``None``.
+
+    A line that is valid UTF-8 as a whole is UTF-8.  Otherwise, in each run of
+    non-ASCII bytes, a stretch starting on a GB character boundary that is valid
+    UTF-8 of two or more characters of three bytes or more is UTF-8 when it reads
+    more plausibly so: its GB reading holds rarer characters (outside GB2312, or
+    GB2312's less common level 2) than its UTF-8 reading (``_rare``).  UTF-8
+    Chinese read as GBK gives such rare characters (``沈敏`` -> ``娌堟晱``: two
+    GBK extensions and a level-2 hanzi), while genuine GBK text that happens to be
+    valid UTF-8 reads as ordinary characters in GBK and mostly as characters outside
+    GB2312 in UTF-8, so it is not refused for this.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return text.strip()
+    if _UTF8_WIDE.search(raw) is None:  # most GB text: nothing to look at
+        return None
+    for run in _NON_ASCII.finditer(raw):
+        data = run.group()
+        if _UTF8_WIDE.search(data) is None:  # most GB text: nothing to look at
+            continue
+        i = 0
+        while i < len(data) - 5:
+            m = _UTF8_WIDE.match(data, i)
+            if m is not None:
+                piece = _valid_utf8_prefix(m.group())
+                if piece is not None:
+                    stretch = piece.encode()
+                    if _rare(stretch, "gb18030") > _rare(stretch, "utf-8"):
+                        return piece
+            i += 2 if data[i + 1] >= 0x40 else 4  # next GB character (two or four bytes)
+    return None
+
+
+def _valid_utf8_prefix(data: bytes) -> str | None:
+    """The longest valid UTF-8 prefix of ``data`` if it holds 2+ characters."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        text = data[: exc.start].decode("utf-8")
+    return text if len(text) >= 2 else None
+
+
+def _rare(data: bytes, encoding: str) -> int:
+    """How unusual ``data`` reads in ``encoding``: 3 a character outside GB2312 (or
+    undecodable), 1 a less common GB2312 hanzi (level 2), 0 a common one or a symbol."""
+    score = 0
+    for ch in data.decode(encoding, errors="replace"):
+        try:
+            code = ch.encode("gb2312")
+        except UnicodeEncodeError:
+            score += 3
+            continue
+        score += code[0] >= 0xD8  # level-2 hanzi: rows 56-87
+    return score
+
+
 def has_utf8_lines(f: IO[bytes], max_bytes: int) -> bool:
-    """Whether any non-ASCII line of a (GB) file is valid UTF-8 (mixed encodings)."""
+    """Whether any line of a (GB) file holds UTF-8 text (mixed encodings: ``utf8_inside_gb``)."""
     for _, raw in bounded_lines(f, max_bytes):
         if raw is None or raw.isascii():
             continue
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        return True
+        if utf8_inside_gb(raw) is not None:
+            return True
     return False
