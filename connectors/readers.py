@@ -216,6 +216,11 @@ def _jsonl(
                 continue
             try:
                 record = json.loads(raw)
+            except RecursionError:
+                raise SchemaDriftError(
+                    f"{source}: line {number}: JSON nested too deeply to read",
+                    hint="records are flat objects; fix the export and send the file again",
+                ) from None
             except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 text = raw.decode("utf-8", errors="replace").rstrip("\r\n")
                 ex.reject(source, number, text, f"not valid JSON: {exc}")
@@ -240,6 +245,11 @@ def _json(
     with open_file() as f:
         try:
             data = json.load(f)
+        except RecursionError:
+            raise SchemaDriftError(
+                f"{source}: JSON nested too deeply to read",
+                hint="records are flat objects; fix the export and send the file again",
+            ) from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SchemaDriftError(f"{source}: not valid JSON ({exc})") from None
     if isinstance(data, dict):
