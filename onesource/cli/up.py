@@ -39,6 +39,8 @@ def _admin_password(ahome: Path) -> tuple[Path, str]:
 
 
 def _web_command(host: str, port: int) -> list[str]:
+    from onesource.cli.serve import uvicorn_flags
+
     return [
         sys.executable,
         "-m",
@@ -49,6 +51,7 @@ def _web_command(host: str, port: int) -> list[str]:
         host,
         "--port",
         str(port),
+        *uvicorn_flags(),  # trust no proxy headers unless ONESOURCE_TRUSTED_PROXIES says so
     ]
 
 
