@@ -194,6 +194,15 @@ def audit_verify(
             "truncation and rewrites up to the last checkpoint)",
         ),
     ] = None,
+    accept_legacy: Annotated[
+        int | None,
+        typer.Option(
+            "--accept-legacy",
+            min=0,
+            help="the number of entries of the original unkeyed chain (before keyed "
+            "chains) you know the log began with; without it such entries are refused",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
 ) -> None:
     """Walk the keyed chain, hold it against the signed checkpoints; exit 1 on any break.
@@ -205,7 +214,7 @@ def audit_verify(
     """
     expected = _parse_head(expect_head) if expect_head is not None else None
     log = _audit()
-    check = log.verify()
+    check = log.verify(accept_legacy)
     ok, bad, reason = check.ok, check.first_bad_seq, check.reason
     if ok and expected is not None:
         seq, digest = expected

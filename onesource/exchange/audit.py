@@ -157,7 +157,10 @@ class AuditLog:
         self._anchor_lock = threading.Lock()
         self._pending: tuple[int, str, str] | None = None  # newest entry not yet checkpointed
         self._since_anchor = 0
-        self._anchored_at = time.monotonic()
+        # the first entries a process appends are checkpointed at once: a log with a chain
+        # key always has a checkpoint, so `audit verify` can refuse one that has none
+        self._anchored_at = float("-inf")
+        self._log_id: str | None = None
         ref = weakref.ref(self)
         atexit.register(lambda: (log_ := ref()) is not None and log_.anchor())
         self._cond = threading.Condition()
@@ -177,11 +180,48 @@ class AuditLog:
 
     @property
     def log_id(self) -> str:
-        """Which log checkpoints speak of: the operator's name, else a hash of the DB URL."""
+        """Which log checkpoints speak of: the operator's name, else the id kept in
+        ``audit-log.id`` beside the key files (made once, outside the DB, so the way the
+        DB URL is spelled does not matter)."""
         if self.settings.log_id:
             return self.settings.log_id
+        if self._log_id is None:
+            self._log_id = self._stored_log_id()
+        return self._log_id
+
+    def _stored_log_id(self) -> str:
+        import secrets
+
+        from onesource.exchange.checkpoints import CheckpointStore
+
+        assert self.settings.signing_key_file is not None
+        path = self.settings.signing_key_file.with_name("audit-log.id")
+        try:
+            text = path.read_text().strip()
+            if text:
+                return text
+        except FileNotFoundError:
+            pass
+        # first use: a log checkpointed before the id file existed keeps its old id (the
+        # hash of its DB URL); a new log gets a random one
         url = self.engine.url.render_as_string(hide_password=True)
-        return hashlib.sha256(url.encode()).hexdigest()[:16]
+        old = hashlib.sha256(url.encode()).hexdigest()[:16]
+        try:
+            known = any(
+                old in line for _, line in CheckpointStore(self.settings.checkpoints or "").lines()
+            )
+        except OSError:
+            known = False
+        new = old if known else secrets.token_hex(8)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("x") as fh:
+                fh.write(new + "\n")
+        except FileExistsError:
+            return path.read_text().strip() or new
+        except OSError:
+            log.warning("audit: cannot keep the log id in %s", path)
+        return new
 
     def chain_key(self, *, create: bool = True) -> ChainKey | None:
         """The chain's HMAC key (made on first use at the default path when ``create``)."""
@@ -518,11 +558,11 @@ class AuditLog:
                 yield from rows
                 last = rows[-1].seq
 
-    def verify(self) -> AuditCheck:
+    def verify(self, accept_legacy: int | None = None) -> AuditCheck:
         """Walk the chain from the start and match it against the signed checkpoints."""
         from onesource.exchange.audit_verify import verify_log
 
-        return verify_log(self)
+        return verify_log(self, accept_legacy)
 
     def query(
         self,

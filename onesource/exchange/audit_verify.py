@@ -39,8 +39,14 @@ _ENTRY = (
 )
 
 
-def verify_log(log: AuditLog) -> AuditCheck:
-    """The full check; ``ok`` is False on any break, with the first bad seq and why."""
+def verify_log(log: AuditLog, accept_legacy: int | None = None) -> AuditCheck:
+    """The full check; ``ok`` is False on any break, with the first bad seq and why.
+
+    Entries of the original unkeyed chain are refused unless ``accept_legacy`` is their
+    number (the operator acknowledges how many there were: anyone who can write the DB
+    can rewrite them).  With a chain key, a log no checkpoint of which verifies is
+    refused (the checkpoints were deleted, or are another log's).
+    """
     from onesource.exchange.audit import BATCH_MAX, AuditCheck
     from onesource.exchange.checkpoints import CheckpointStore, read_checkpoints
     from onesource.exchange.keyfiles import ed25519_public
@@ -123,6 +129,29 @@ def verify_log(log: AuditLog) -> AuditCheck:
         head_seq = row.seq
         expected += 1
         count += 1
+    if legacy and accept_legacy != legacy:
+        return broken(
+            1,
+            "legacy",
+            f"{legacy} entries of the original unkeyed chain (seq 1..{legacy}): anyone who "
+            "can write the DB can forge those; if your log really began with that many "
+            f"unkeyed entries, accept them with --accept-legacy {legacy}"
+            + (f" (you acknowledged {accept_legacy})" if accept_legacy is not None else ""),
+        )
+    if ckey is not None and not reading.valid:  # the key is made by the first append
+        others = (
+            f"; only {reading.other_logs} checkpoints of other logs were found "
+            "(ONESOURCE_AUDIT_LOG_ID names this log after a move)"
+            if reading.other_logs
+            else ""
+        )
+        return broken(
+            1,
+            "checkpoint",
+            f"no signed checkpoint of this log ({log.log_id!r}) in {st.checkpoints}: "
+            f"checkpoints deleted or moved, so truncation and rewrites cannot be excluded"
+            f"{others}",
+        )
     if last_cp is not None and (head_seq or 0) < last_cp:
         return broken(
             (head_seq or 0) + 1,

@@ -24,8 +24,8 @@ def _record(i: int) -> AuditRecord:
 
 def test_key_and_signing_key_are_made_private_outside_the_db(hub_home: Path) -> None:
     log = AuditLog(Store.open().engine)
-    log.append(_record(1))
-    assert log.anchor()
+    log.append(_record(1))  # a process's first entries are checkpointed at once
+    assert not log.anchor()  # nothing left to anchor
     for name in ("audit-chain.key", "audit-checkpoint.pem"):
         mode = stat.S_IMODE((hub_home / "keys" / name).stat().st_mode)
         assert mode == 0o600, (name, oct(mode))
@@ -88,12 +88,15 @@ def test_old_unkeyed_entries_are_reported_and_anchored_by_keyed_ones(hub_home: P
     with log.engine.begin() as conn:
         conn.execute(table.insert(), rows)
     log.append(_record(4))
-    check = log.verify()
+    refused = log.verify()  # unkeyed entries are forgeable: only on the operator's word
+    assert not refused.ok and refused.kind == "legacy" and "--accept-legacy 3" in refused.reason
+    assert not log.verify(accept_legacy=2).ok
+    check = log.verify(accept_legacy=3)
     assert check.ok and check.legacy_entries == 3 and check.entries == 4
     assert any("original unkeyed chain" in n for n in check.notes)
     with log.engine.begin() as conn:
         conn.execute(sa.text("UPDATE audit_log SET department = 'psb' WHERE seq = 3"))
-    assert not log.verify().ok
+    assert not log.verify(accept_legacy=3).ok
 
 
 def test_forged_checkpoint_is_refused(hub_home: Path) -> None:
@@ -117,7 +120,7 @@ def test_checkpoints_under_an_object_storage_prefix(
     log = AuditLog(Store.open().engine)
     for i in range(5):
         log.append(_record(i))
-    assert len(list((tmp_path / "anchors").iterdir())) == 2
+    assert len(list((tmp_path / "anchors").iterdir())) == 3  # the first entry, then every 2
     with log.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM audit_log WHERE seq > 3"))
     check = log.verify()

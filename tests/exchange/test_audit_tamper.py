@@ -171,3 +171,65 @@ def test_plain_truncation_past_a_checkpoint_is_found(log: AuditLog, hub_home: Pa
     out = _verify(hub_home)
     assert out.returncode == 1, out.stdout + out.stderr
     assert "truncat" in json.loads(out.stdout)["reason"]
+
+
+def _verify_env(hub_home: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ONESOURCE_")}
+    base.update(ONESOURCE_HOME=str(hub_home), ONESOURCE_CATALOG=str(REPO / "catalog"), **env)
+    return subprocess.run(
+        [ONESOURCE, "audit", "verify", "--json", *args],
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("attack", ["modify", "truncate-tail", "wipe"])
+def test_legacy_rewrite_with_checkpoints_deleted_is_found(
+    log: AuditLog, hub_home: Path, attack: str
+) -> None:
+    """forge_legacy.py: the checkpoint store gone, the DB rewritten as the unkeyed chain."""
+    (hub_home / "audit" / "checkpoints.jsonl").unlink()
+    rows = ATTACKS[attack](_rows(log))
+    _forge(log, rows, chain=None)
+    out = _verify_env(hub_home)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert json.loads(out.stdout)["ok"] is False
+
+
+def test_truncated_keyed_log_with_checkpoints_deleted_is_found(
+    log: AuditLog, hub_home: Path
+) -> None:
+    """truncate_tail.py: no checkpoint of this log left, the keyed tail cut."""
+    (hub_home / "audit" / "checkpoints.jsonl").unlink()
+    with log.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq > 3"))
+    out = _verify_env(hub_home)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert json.loads(out.stdout)["kind"] == "checkpoint"
+
+
+def test_only_other_logs_checkpoints_is_a_finding(log: AuditLog, hub_home: Path) -> None:
+    out = _verify_env(hub_home, ONESOURCE_AUDIT_LOG_ID="some-other-log")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "other logs" in json.loads(out.stdout)["reason"]
+
+
+def test_log_id_does_not_depend_on_how_the_url_is_spelled(log: AuditLog, hub_home: Path) -> None:
+    db = (hub_home / "onesource.db").resolve()
+    assert _verify_env(hub_home).returncode == 0
+    other = f"sqlite:///{db.parent}/./{db.name}"
+    out = _verify_env(hub_home, ONESOURCE_DB_URL=other)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_legacy_entries_need_the_operators_acknowledgement(log: AuditLog, hub_home: Path) -> None:
+    (hub_home / "audit" / "checkpoints.jsonl").unlink()
+    (hub_home / "keys" / "audit-chain.key").unlink()  # a hub from before keyed chains
+    _forge(log, _rows(log), chain=None)
+    refused = _verify_env(hub_home)
+    assert refused.returncode == 1 and json.loads(refused.stdout)["kind"] == "legacy"
+    assert _verify_env(hub_home, "--accept-legacy", "11").returncode == 1
+    ok = _verify_env(hub_home, "--accept-legacy", "12")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
