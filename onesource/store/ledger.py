@@ -193,6 +193,16 @@ class VersionLedger:
 
     @staticmethod
     def _check_base(ses: Any, kind: str, subject: str, base: int | None) -> None:
+        if ses.get_bind().dialect.name == "postgresql":
+            # FOR UPDATE below locks nothing while the subject has no pointer row yet (its
+            # first version): two first commits both saw "no version", and the later one,
+            # numbered 2, dropped the rows of version 1.  A transaction-scoped advisory lock
+            # per subject serializes the check and the commit whether or not the row exists;
+            # the SELECT after it sees whatever the previous holder committed.
+            ses.execute(
+                sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:subject, 0))"),
+                {"subject": f"onesource-version/{kind}/{subject}"},
+            )
         # lock the pointer row so that no other writer moves it until we commit
         now = ses.scalar(
             sa.select(CurrentVersion.number)

@@ -53,3 +53,63 @@ def test_stale_base_is_refused_postgresql(
     pg_schema: str, tmp_path: Path, rows: Callable[..., Any], commit: Callable[..., Any]
 ) -> None:
     _cas(Store(pg_schema, str(tmp_path / "wh")), rows, commit)
+
+
+def _first_commits_race(store: Store, rows: Callable[..., Any], monkeypatch: Any) -> None:
+    """Two writers both build the first version (no pointer row to lock yet): the one that
+    checked its base first and then paused must not lose the other's rows, nor vice versa."""
+    import threading
+
+    from onesource.store import ledger
+
+    checked, resume = threading.Event(), threading.Event()
+    real_pause = ledger.pause_point
+
+    def pause(name: str) -> None:
+        if name == "after-base-check" and threading.current_thread().name == "first":
+            checked.set()
+            resume.wait(30)
+        real_pause(name)
+
+    monkeypatch.setattr(ledger, "pause_point", pause)
+    outcome: dict[str, Any] = {}
+
+    def write(label: str, n: int) -> None:
+        run = store.begin_run("ingest", "people")
+        try:
+            with store.open_writer("resource", "people", run.id, rows(0, 0).schema, base=None) as w:
+                w.write(rows(0, n))
+                outcome[label] = w.commit().number
+            run.finish()
+        except StaleBaseError as exc:
+            outcome[label] = exc
+            run.finish("failed", error=exc)
+
+    first = threading.Thread(target=write, args=("first", 3), name="first")
+    first.start()
+    assert checked.wait(30)  # the first writer checked "no version yet" and paused
+    second = threading.Thread(target=write, args=("second", 4), name="second")
+    second.start()
+    second.join(2)  # on PostgreSQL it waits for the first writer's lock
+    resume.set()
+    first.join(30)
+    second.join(30)
+    committed = [v for v in outcome.values() if isinstance(v, int)]
+    refused = [v for v in outcome.values() if isinstance(v, StaleBaseError)]
+    # exactly one first version; the other writer is told to merge, not silently stacked
+    assert committed == [1] and len(refused) == 1, outcome
+
+
+def test_concurrent_first_versions_sqlite(
+    tmp_path: Path, rows: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _first_commits_race(
+        Store(f"sqlite:///{tmp_path / 'meta.db'}", str(tmp_path / "wh")), rows, monkeypatch
+    )
+
+
+@pytest.mark.services
+def test_concurrent_first_versions_postgresql(
+    pg_schema: str, tmp_path: Path, rows: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _first_commits_race(Store(pg_schema, str(tmp_path / "wh")), rows, monkeypatch)
