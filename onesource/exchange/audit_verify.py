@@ -18,7 +18,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from onesource.exchange.chain import GENESIS, legacy_hash, parse_marker
+from onesource.exchange.chain import GENESIS, ChainKey, key_id, legacy_hash, parse_marker
+
+HASHES = ("sha256", "sm3")  # the hashes ONESOURCE_AUDIT_HASH offers
 
 if TYPE_CHECKING:
     from onesource.exchange.audit import AuditCheck, AuditLog
@@ -86,49 +88,64 @@ def verify_log(log: AuditLog, accept_legacy: int | None = None) -> AuditCheck:
     for seq, hashes in anchors.items():
         if len(hashes) > 1:
             return broken(seq, "checkpoint", f"signed checkpoints disagree about seq {seq}")
-    for row in log._rows():
-        entry = {k: getattr(row, k) for k in _ENTRY}
-        if row.seq != expected:
-            return broken(
-                expected,
-                "missing",
-                f"seq {expected} is missing (deleted); the log continues at {row.seq}",
-            )
-        if row.prev_hash != prev:
-            return broken(row.seq, "altered", "prev_hash does not match the entry before")
-        if row.chain is None:
-            if keyed_seen:
+    try:
+        for row in log._rows():
+            entry = {k: getattr(row, k) for k in _ENTRY}
+            if row.seq != expected:
                 return broken(
-                    row.seq, "altered", "an unkeyed entry after keyed ones (forged or rewritten)"
+                    expected,
+                    "missing",
+                    f"seq {expected} is missing (deleted); the log continues at {row.seq}",
                 )
-            legacy += 1
-            digest = legacy_hash(prev, entry)
-        else:
-            keyed_seen = True
-            if row.chain != marker:
-                parsed = parse_marker(row.chain)
-                why = (
-                    "the audit chain key is missing (ONESOURCE_AUDIT_KEY / KEY_FILE)"
-                    if marker is None
-                    else f"configured key is {marker}"
-                )
-                return broken(
-                    row.seq,
-                    "altered",
-                    f"entry keyed as {row.chain!r}"
-                    f"{'' if parsed else ' (not a chain marker)'}; {why}",
-                )
-            assert ckey is not None
-            digest = ckey.digest(prev, {**entry, "chain": row.chain})
-        if digest != row.hash:
-            return broken(row.seq, "altered", "entry was altered (hash mismatch)")
-        anchored = anchors.get(row.seq)
-        if anchored is not None and row.hash not in anchored:
-            return broken(row.seq, "checkpoint", "entry differs from its signed checkpoint")
-        prev = row.hash
-        head_seq = row.seq
-        expected += 1
-        count += 1
+            if row.prev_hash != prev:
+                return broken(row.seq, "altered", "prev_hash does not match the entry before")
+            if row.chain is None:
+                if keyed_seen:
+                    return broken(
+                        row.seq,
+                        "altered",
+                        "an unkeyed entry after keyed ones (forged or rewritten)",
+                    )
+                legacy += 1
+                digest = legacy_hash(prev, entry)
+            else:
+                keyed_seen = True
+                parsed = parse_marker(row.chain) if row.chain != marker else None
+                keyer = ckey
+                if parsed is not None and ckey is not None and parsed[1] == key_id(ckey.key):
+                    # the configured key under another hash (ONESOURCE_AUDIT_HASH switched)
+                    keyer = ChainKey(ckey.key, parsed[0]) if parsed[0] in HASHES else None
+                if row.chain != marker and (keyer is None or keyer is ckey):
+                    why = (
+                        "the audit chain key is missing (ONESOURCE_AUDIT_KEY / KEY_FILE)"
+                        if marker is None
+                        else f"configured key is {marker}"
+                    )
+                    return broken(
+                        row.seq,
+                        "altered",
+                        f"entry keyed as {row.chain!r}"
+                        f"{'' if parsed else ' (not a chain marker)'}; {why}",
+                    )
+                assert keyer is not None
+                digest = keyer.digest(prev, {**entry, "chain": row.chain})
+            if digest != row.hash:
+                return broken(row.seq, "altered", "entry was altered (hash mismatch)")
+            anchored = anchors.get(row.seq)
+            if anchored is not None and row.hash not in anchored:
+                return broken(row.seq, "checkpoint", "entry differs from its signed checkpoint")
+            prev = row.hash
+            head_seq = row.seq
+            expected += 1
+            count += 1
+    except (TypeError, ValueError, AttributeError, UnicodeError, OverflowError) as exc:
+        # a value of the wrong type (e.g. a BLOB where text belongs) was written into the DB
+        return broken(
+            expected,
+            "altered",
+            f"entry {expected} holds a value of the wrong type ({type(exc).__name__}): "
+            "altered in the database",
+        )
     if legacy and accept_legacy != legacy:
         return broken(
             1,

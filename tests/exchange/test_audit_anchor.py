@@ -139,3 +139,22 @@ def test_a_clean_exit_writes_a_checkpoint(hub_home: Path) -> None:
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
     lines = (hub_home / "audit" / "checkpoints.jsonl").read_text().splitlines()
     assert json.loads(lines[-1])["seq"] == 3  # the last entry is anchored: no window left
+
+
+def test_switching_the_hash_keeps_the_log_verifiable(
+    hub_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entries name their hash: sha256 entries, then sm3 ones, verify under either setting."""
+    AuditLog(Store.open().engine).append_many([_record(i) for i in range(3)])
+    monkeypatch.setenv("ONESOURCE_AUDIT_HASH", "sm3")
+    log = AuditLog(Store.open().engine)
+    log.append_many([_record(i) for i in range(3, 6)])
+    chains = [e["chain"].split(":")[0] for e in sorted(log.query(limit=10), key=lambda e: e["seq"])]
+    assert chains == ["hmac-sha256"] * 3 + ["hmac-sm3"] * 3
+    check = log.verify()
+    assert check.ok, check.reason
+    monkeypatch.setenv("ONESOURCE_AUDIT_HASH", "sha256")
+    assert AuditLog(Store.open().engine).verify().ok
+    with log.engine.begin() as conn:  # a marker naming another key is still refused
+        conn.execute(sa.text("UPDATE audit_log SET chain = 'hmac-sm3:000000000000' WHERE seq = 5"))
+    assert not AuditLog(Store.open().engine).verify().ok

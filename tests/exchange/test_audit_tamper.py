@@ -233,3 +233,13 @@ def test_legacy_entries_need_the_operators_acknowledgement(log: AuditLog, hub_ho
     assert _verify_env(hub_home, "--accept-legacy", "11").returncode == 1
     ok = _verify_env(hub_home, "--accept-legacy", "12")
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_a_type_altered_row_is_a_finding_not_a_crash(log: AuditLog, hub_home: Path) -> None:
+    with log.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET department = X'00ff' WHERE seq = 4"))
+    out = _verify_env(hub_home)
+    assert out.returncode == 1, out.stdout + out.stderr
+    result = json.loads(out.stdout)  # still JSON
+    assert result["ok"] is False and result["kind"] == "altered"
+    assert result["first_bad_seq"] == 4
