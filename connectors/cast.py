@@ -232,6 +232,10 @@ def _prepare(arr: pa.Array, src: str, dst: str, target: pa.DataType) -> pa.Array
     )
     if whole:
         return pc.cast(arr, pa.int64(), safe=False)
+    if src == "int" and dst == "decimal" and isinstance(target, pa.Decimal128Type):
+        # Arrow refuses int64 -> decimal(p, s) for p < 19 + s whatever the values; widen
+        # first, then the cast to the target checks each value's precision
+        return pc.cast(arr.cast(pa.int64()), pa.decimal128(38, target.scale))
     return arr
 
 

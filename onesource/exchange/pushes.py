@@ -31,7 +31,7 @@ PUSH_LIMITS = {
     "max_rows": "ONESOURCE_EXCHANGE_MAX_PUSH_ROWS",
     "max_columns": "ONESOURCE_EXCHANGE_MAX_PUSH_COLUMNS",
 }
-FORMATS = {"csv": "csv", "parquet": "parquet", "pq": "parquet", "json": "json", "jsonl": "json"}
+FORMATS = {"csv": "csv", "parquet": "parquet", "pq": "parquet", "json": "json", "jsonl": "jsonl"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def detect_format(filename: str, fmt: str | None) -> str:
     if guess not in FORMATS:
         raise InvalidRequestError(
             f"cannot tell the format of {filename!r}" + (f" (fmt={fmt!r})" if fmt else ""),
-            hint="pass fmt=csv|parquet|json or a file name ending in .csv, .parquet or .json",
+            hint="pass fmt=csv|parquet|json|jsonl or a file name ending in .csv, .parquet, .json or .jsonl",
         )
     return FORMATS[guess]
 

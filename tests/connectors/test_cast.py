@@ -90,3 +90,16 @@ def test_drift(values: list[Any], source: Any, target: pa.DataType, found: str) 
 def test_strict_cast_batch_raises_on_one_bad_value() -> None:
     with pytest.raises(ColumnDriftError, match="'x'"):
         cast_batch(pa.record_batch({"c": ["1", "x"]}), pa.schema([("c", pa.int64())]), "res")
+
+
+def test_whole_numbers_cast_to_small_decimals() -> None:
+    """JSON integers into a decimal(10, 2) column (Arrow refuses int64 -> decimal(10, 2))."""
+    import decimal
+
+    import pyarrow as pa
+
+    from connectors.cast import cast_column
+
+    out, bad = cast_column(pa.array([100, None, 12345678901]), pa.decimal128(10, 2), "r", "amount")
+    assert out.to_pylist()[:2] == [decimal.Decimal("100.00"), None]
+    assert out.to_pylist()[2] is None and bad is not None and bad.tolist() == [False, False, True]
