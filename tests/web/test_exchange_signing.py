@@ -185,3 +185,41 @@ def test_cli_requires_signing_and_prints_the_secret(hub: Hub, hub_home: Path) ->
         timeout=120,
     )
     assert bad.returncode == 1
+
+
+def test_a_captured_key_without_the_secret_cannot_exhaust_the_departments_limit(
+    hub_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """signing_dos.py: bogus signatures with edu's captured bearer key were charged to edu's
+    rate limit (the victim got 429) and logged one audit entry per call under edu."""
+    from onesource.exchange.audit import AuditLog
+    from tests.exchange.fixtures import make_hub
+
+    monkeypatch.setenv("ONESOURCE_EXCHANGE_RATE_PER_SECOND", "0.01")
+    monkeypatch.setenv("ONESOURCE_EXCHANGE_RATE_BURST", "5")
+    hub = make_hub()
+    assert exchange_for(hub.app).settings.rate_burst == 5
+    client = TestClient(hub.app)
+    _require(hub, "edu")
+    before = AuditLog(hub.store.engine).query(limit=1)
+    seq0 = before[0]["seq"] if before else 0
+    bogus = {
+        **auth(hub, "edu"),
+        "X-OneSource-Timestamp": str(int(time.time())),
+        "X-OneSource-Signature": "hmac-sha256=00",
+    }
+    codes = set()
+    for i in range(30):
+        resp = client.get(f"{API}/me", headers={**bogus, "X-OneSource-Nonce": f"n{i}"})
+        codes.add(resp.status_code)
+        unsigned = client.get(f"{API}/me", headers=auth(hub, "edu"))
+        codes.add(unsigned.status_code)
+    assert codes <= {401, 429}
+    legit = client.get(f"{API}/me", headers=_signed(hub, "GET", f"{API}/me"))
+    assert legit.status_code == 200, legit.text
+    per_call = [
+        e
+        for e in AuditLog(hub.store.engine).query(limit=1000)
+        if e["seq"] > seq0 and e["department"] == "edu" and e["status_code"] != 200
+    ]
+    assert per_call == []  # counted per address in summary entries instead

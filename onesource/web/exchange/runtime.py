@@ -100,7 +100,7 @@ def key_from_headers(authorization: str | None, x_api_key: str | None) -> str | 
     return x_api_key or None
 
 
-def authenticate(ex: Exchange, ctx: AuditContext, key: str | None) -> str:
+def authenticate(ex: Exchange, ctx: AuditContext, key: str | None, *, charge: bool = True) -> str:
     """The department whose key signed the call; rate limited per department.
 
     An address past its burst of failed authentications gets 429 without a key lookup,
@@ -124,7 +124,8 @@ def authenticate(ex: Exchange, ctx: AuditContext, key: str | None) -> str:
         failures.failed(ctx.client)
         raise
     ctx.department = department
-    ex.limiter.check(department)
+    if charge:
+        ex.limiter.check(department)
     return department
 
 
@@ -133,13 +134,16 @@ async def authenticate_request(
 ) -> str:
     """``authenticate``, then the signature: checked when present, required when the
     department requires signed requests (the body is read to hash it)."""
-    department = authenticate(ex, ctx, key)
+    # the department's rate limit is charged only once the call is its own: a captured
+    # bearer key without the signing secret must not exhaust a signing department's limit
+    department = authenticate(ex, ctx, key, charge=False)
     headers = request.headers
     signed = SIGNATURE_HEADER in headers
     if not signed and not ex.dept_auth.requires_signature(department):
+        ex.limiter.check(department)
         return department
     if not signed:
-        ctx.result = "unsigned"
+        _signature_failed(ex, ctx, "unsigned")
         raise SignatureRequiredError(
             f"department {department!r} requires signed requests",
             hint="sign with the key's signing secret (the SDK does: signing_secret=...)",
@@ -161,9 +165,19 @@ async def authenticate_request(
             body,
         )
     except SignatureInvalidError:
-        ctx.result = "bad-signature"
+        _signature_failed(ex, ctx, "bad-signature")
         raise
+    ex.limiter.check(department)
     return department
+
+
+def _signature_failed(ex: Exchange, ctx: AuditContext, result: str) -> None:
+    """A key without a valid signature is not the department's call: counted per client
+    address like other authentication failures (one summary entry per address and minute),
+    never charged to the department or logged once per call under its name."""
+    ctx.result = result
+    ctx.department = None
+    ex.auth_failures.failed(ctx.client)
 
 
 async def current_department(
