@@ -144,6 +144,11 @@ def _print(d: dict) -> None:  # type: ignore[type-arg]
                 f"{e['compared']:,} rows",
                 highlight=False,
             )
+            for sample in e.get("samples", [])[:3]:
+                console.print(
+                    f"  {sample['key']}: copy {sample['copy']!r} ≠ source {sample['source']!r}",
+                    highlight=False,
+                )
 
 
 @app.command()

@@ -33,6 +33,8 @@ class ElementConsistency:
     disagreements: int
     missing_in_source: int
     sample_keys: list[str] = field(default_factory=list)
+    # the disagreements themselves: key, the copy's value, the source's value
+    samples: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -151,4 +153,13 @@ def _compare(
         disagreements=bad.num_rows,
         missing_in_source=int(pc.sum(missing).as_py() or 0),
         sample_keys=bad["k"].to_pylist()[:SAMPLES],
+        samples=[
+            {"key": k, "copy": c, "source": v}
+            for k, c, v in zip(
+                bad["k"].to_pylist()[:SAMPLES],
+                bad["copy"].to_pylist()[:SAMPLES],
+                bad["src"].to_pylist()[:SAMPLES],
+                strict=True,
+            )
+        ],
     )

@@ -172,6 +172,11 @@ def test_consistency_names_the_departments() -> None:
     div = next(e for e in rep.elements if e.element == "person.household_division")
     assert (div.compared, div.disagreements) == (30, 4)
     assert div.copy_department == "edu" and div.source_department == "psb"
+    # both disagreeing values are reported, not only the key
+    first = people.to_pylist()[0]
+    assert {"key": first["id_number"], "copy": "339905", "source": first["household_division"]} in (
+        div.samples
+    )
     assert rep.agreement is not None and rep.agreement < 1
 
 
