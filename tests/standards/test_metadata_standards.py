@@ -115,16 +115,11 @@ def test_every_release_package_validates(portal_home: Path, tmp_path: Path) -> N
     """Each published release's datapackage.json, with its data files, passes frictionless."""
     from frictionless import validate
 
+    from onesource.catalog.loader import load_catalog
     from onesource.store import Store
 
     store = Store.open()
-    names = (
-        sorted({v.subject for v in store.versions("release")}) if hasattr(store, "versions") else []
-    )
-    if not names:
-        from onesource.catalog.loader import load_catalog
-
-        names = sorted(load_catalog(REPO / "catalog").raise_for_issues().releases)
+    names = sorted(load_catalog(REPO / "catalog").raise_for_issues().releases)
     for name in names:
         folder = tmp_path / name
         folder.mkdir()
@@ -132,7 +127,19 @@ def test_every_release_package_validates(portal_home: Path, tmp_path: Path) -> N
             with store.open_file("release", name, file) as src, open(folder / file, "wb") as dst:
                 shutil.copyfileobj(src, dst)
         report = validate(str(folder / "datapackage.json"))
-        assert report.valid, (name, report.flatten(["type", "note"])[:10])
+        # frictionless reads Parquet through pandas, where a null in an integer column
+        # becomes NaN: those cells are nulls (the CSV and JSON resources check them)
+        errors = [
+            (task.name, error.type, error.note)
+            for task in report.tasks
+            for error in task.errors
+            if not (
+                task.name.endswith("-parquet")
+                and error.type == "type-error"
+                and str(getattr(error, "cell", "")) == "nan"
+            )
+        ]
+        assert not errors, (name, errors[:10])
         package = json.loads((folder / "datapackage.json").read_text(encoding="utf-8"))
         assert package["licenses"][0].get("path", "").startswith("http")
 
