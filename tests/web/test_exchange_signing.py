@@ -99,7 +99,8 @@ def test_tampered_query_is_refused(hub: Hub, client: TestClient) -> None:
     assert ok.status_code == 200 and len(ok.json()["rows"]) == 1  # parameter order is free
 
 
-@pytest.mark.parametrize("skew", [-301, 301], ids=["stale", "future"])
+# well outside the window: a slow (loaded) test run must not bring a future stamp back inside it
+@pytest.mark.parametrize("skew", [-301, 420], ids=["stale", "future"])
 def test_timestamp_outside_five_minutes_is_refused(hub: Hub, client: TestClient, skew: int) -> None:
     _require(hub, "edu")
     headers = _signed(hub, "GET", f"{API}/me", now=time.time() + skew)
