@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from onesource.store.exchange_models import AuditEntry
 
 _TABLE: sa.Table = AuditEntry.__table__  # type: ignore[assignment]
-_COLUMNS = (
+# the entry's own fields (what the chain hashes), then the chain marker
+ENTRY_FIELDS = (
     "seq",
     "at",
     "department",
@@ -24,8 +25,8 @@ _COLUMNS = (
     "status_code",
     "row_count",
     "duration_ms",
-    "chain",
 )
+_COLUMNS = (*ENTRY_FIELDS, "chain")
 _STORED = (*_COLUMNS, "prev_hash", "hash")
 
 

@@ -18,27 +18,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from onesource.exchange.audit_insert import ENTRY_FIELDS
 from onesource.exchange.chain import GENESIS, ChainKey, key_id, legacy_hash, parse_marker
 
 HASHES = ("sha256", "sm3")  # the hashes ONESOURCE_AUDIT_HASH offers
 
 if TYPE_CHECKING:
     from onesource.exchange.audit import AuditCheck, AuditLog
-
-_ENTRY = (
-    "seq",
-    "at",
-    "department",
-    "endpoint",
-    "method",
-    "resource",
-    "fields",
-    "purpose",
-    "result",
-    "status_code",
-    "row_count",
-    "duration_ms",
-)
 
 
 def verify_log(log: AuditLog, accept_legacy: int | None = None) -> AuditCheck:
@@ -90,7 +76,7 @@ def verify_log(log: AuditLog, accept_legacy: int | None = None) -> AuditCheck:
             return broken(seq, "checkpoint", f"signed checkpoints disagree about seq {seq}")
     try:
         for row in log._rows():
-            entry = {k: getattr(row, k) for k in _ENTRY}
+            entry = {k: getattr(row, k) for k in ENTRY_FIELDS}
             if row.seq != expected:
                 return broken(
                     expected,
