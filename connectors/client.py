@@ -13,14 +13,17 @@
 Every read and verification states its ``purpose`` (required by the share rules; the
 hub keeps it in its audit log).
 
-Transient failures (connection errors, 5xx on idempotent calls, 429 honouring
-Retry-After) are retried with exponential backoff; what remains is raised as
-a ``TransientError`` or ``TerminalError`` subclass carrying the server's message.
+Transient failures are retried by the policy shared with the HTTP source
+(``connectors.retry``): connection errors, 429 (honouring ``Retry-After`` as seconds
+or an HTTP-date), and 502/503/504 or a dropped answer on idempotent calls, with
+jittered exponential backoff; each wait is logged on ``connectors.retry``.  What
+remains is raised as a ``TransientError`` or ``TerminalError`` subclass carrying the
+server's message.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -29,6 +32,7 @@ from typing import Any
 import httpx
 import pyarrow as pa
 
+from connectors.retry import RetryableAnswer, RetryPolicy, raise_for_retry, retry_after_seconds
 from connectors.signing import sign_headers
 from schemas.errors import TerminalError, TransientError
 
@@ -156,13 +160,6 @@ def _error_of(resp: httpx.Response) -> tuple[str, str]:
         return "http-" + str(resp.status_code), resp.text[:500] or resp.reason_phrase
 
 
-def _retry_after(resp: httpx.Response, default: float) -> float:
-    try:
-        return max(0.0, float(resp.headers.get("retry-after", default)))
-    except ValueError:
-        return default
-
-
 class RequestSigner(httpx.Auth):
     """Signs every request (``connectors.signing``): a fresh timestamp and nonce per send,
     so a retried call is signed again."""
@@ -207,10 +204,9 @@ class ExchangeClient:
         transport: httpx.BaseTransport | None = None,
         signing_secret: str | None = None,
         signature_algorithm: str = "hmac-sha256",
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.retries = retries
-        self.backoff = backoff
-        self.max_wait = max_wait
+        self.policy = RetryPolicy(retries=retries, backoff=backoff, max_wait=max_wait, sleep=sleep)
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             timeout=timeout,
@@ -238,34 +234,29 @@ class ExchangeClient:
     def _call(
         self, method: str, path: str, *, idempotent: bool = True, **kwargs: Any
     ) -> httpx.Response:
-        attempt = 0
-        while True:
-            wait = min(self.max_wait, self.backoff * (2**attempt))
-            try:
-                resp = self._http.request(method, API + path, **kwargs)
-            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-                if attempt >= self.retries:
-                    raise ExchangeUnavailable(
-                        f"cannot reach the hub at {self._http.base_url}: {exc}"
-                    ) from exc
-            except httpx.TransportError as exc:
-                if not idempotent or attempt >= self.retries:
-                    raise ExchangeUnavailable(f"{method} {path} failed: {exc}") from exc
-            else:
-                if resp.status_code < 400:
-                    return resp
-                code, message = _error_of(resp)
-                if resp.status_code == 429:
-                    if attempt >= self.retries:
-                        raise ExchangeRateLimited(message, _retry_after(resp, wait))
-                    wait = min(self.max_wait, _retry_after(resp, wait))
-                elif resp.status_code >= 500:
-                    if not idempotent or attempt >= self.retries:
-                        raise ExchangeUnavailable(f"{resp.status_code} {code}: {message}")
-                else:
-                    raise self._refusal(resp.status_code, code, message)
-            attempt += 1
-            time.sleep(wait)
+        def attempt() -> httpx.Response:
+            return raise_for_retry(self._http.request(method, API + path, **kwargs), idempotent)
+
+        try:
+            resp = self.policy.call(attempt, what=f"{method} {path}", idempotent=idempotent)
+        except RetryableAnswer as exc:
+            code, message = _error_of(exc.response)
+            if exc.status == 429:
+                after = retry_after_seconds(exc.response.headers.get("retry-after"))
+                raise ExchangeRateLimited(message, after or 0.0) from None
+            raise ExchangeUnavailable(f"{exc.status} {code}: {message}") from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise ExchangeUnavailable(
+                f"cannot reach the hub at {self._http.base_url}: {exc}"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ExchangeUnavailable(f"{method} {path} failed: {exc}") from exc
+        if resp.status_code < 400:
+            return resp
+        code, message = _error_of(resp)
+        if resp.status_code >= 500:
+            raise ExchangeUnavailable(f"{resp.status_code} {code}: {message}")
+        raise self._refusal(resp.status_code, code, message)
 
     @staticmethod
     def _refusal(status: int, code: str, message: str) -> ExchangeError:

@@ -6,18 +6,16 @@ cursor is read at ``cursor_path`` in each response).  Records are found at
 ``records_path``.  The connection gives the base URL and auth: ``extra.headers``
 (e.g. ``{"Authorization": "Bearer ..."}``) and/or login + password (basic auth).
 
-Timeouts, connection errors, 5xx and 429 are retried with exponential backoff
-and jitter; once ``max_retries`` is used up the run fails as
-``SourceUnavailableError`` (transient).  Other 4xx answers are terminal
+Connection errors, timeouts, 429, 502, 503 and 504 are retried by the shared
+policy of ``connectors.retry`` (jittered exponential backoff, ``Retry-After``
+honoured); once ``max_retries`` is used up the run fails as
+``SourceUnavailableError`` (transient).  Other 4xx and 5xx answers are terminal
 (``HttpStatusError``), naming the URL (secrets masked) and the status.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import random
-import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -28,6 +26,7 @@ from connectors.base import Extraction, SourceState
 from connectors.connection import Connection, get_connection
 from connectors.errors import HttpStatusError
 from connectors.readers import records_batch
+from connectors.retry import RetryableAnswer, RetryPolicy, describe_failure, raise_for_retry
 from schemas.connector import HttpConnector
 from schemas.errors import ConfigError, SchemaDriftError, SourceUnavailableError
 from schemas.resource import Resource
@@ -36,8 +35,6 @@ BATCH_RECORDS = 50_000
 MAX_PAGES = 1_000_000
 MAX_BACKOFF_S = 30.0
 _SECRET_PARAMS = ("key", "token", "secret", "password", "signature", "sign")
-# retries are announced here while they wait (the CLI shows them; Airflow's task log keeps them)
-log = logging.getLogger("connectors.retry")
 
 
 class HttpSource:
@@ -157,46 +154,28 @@ def _pages(
 def get_json(
     client: Any, conn: Connection, url: str, params: dict[str, Any], retries: int, shown: str
 ) -> Any:
-    """GET with retries on timeouts, connection errors, 5xx and 429."""
+    """GET with the shared retry policy (``connectors.retry``): connection errors,
+    timeouts, 429, 502, 503 and 504 are retried; other 4xx/5xx are terminal."""
     import httpx
 
-    base = float(conn.extra.get("backoff_s", 0.5))
-    last = ""
-    for attempt in range(retries + 1):
-        wait = min(MAX_BACKOFF_S, base * 2**attempt) * (0.5 + random.random())
-        try:
-            resp = client.get(url, params=params)
-        except httpx.TimeoutException:
-            last = "timed out"
-        except httpx.TransportError as exc:
-            last = f"connection failed ({type(exc).__name__})"
-        else:
-            if resp.status_code == 429 or resp.status_code >= 500:
-                last = f"HTTP {resp.status_code}"
-                after = resp.headers.get("Retry-After", "")
-                if after.isdigit():
-                    wait = min(MAX_BACKOFF_S, float(after))
-            elif resp.status_code >= 400:
-                raise HttpStatusError(shown, resp.status_code, resp.text[:200])
-            else:
-                try:
-                    return resp.json()
-                except ValueError:
-                    raise SchemaDriftError(
-                        f"{shown}: the answer is not JSON "
-                        f"(content-type {resp.headers.get('content-type', '?')})"
-                    ) from None
-        if attempt < retries:
-            log.warning(
-                "GET %s failed: %s; attempt %d of %d, next try in %.1f s",
-                shown,
-                last,
-                attempt + 1,
-                retries + 1,
-                wait,
-            )
-            time.sleep(wait)
-    raise SourceUnavailableError(
-        f"GET {shown} failed after {retries + 1} attempts: {last} ({conn.describe()})",
-        hint="the run will be retried; check that the department's API is up",
+    policy = RetryPolicy(
+        retries=retries, backoff=float(conn.extra.get("backoff_s", 0.5)), max_wait=MAX_BACKOFF_S
     )
+    try:
+        resp = policy.call(
+            lambda: raise_for_retry(client.get(url, params=params)), what=f"GET {shown}"
+        )
+    except (RetryableAnswer, httpx.TransportError) as exc:
+        raise SourceUnavailableError(
+            f"GET {shown} failed after {retries + 1} attempts: {describe_failure(exc)}"
+            f" ({conn.describe()})",
+            hint="the run will be retried; check that the department's API is up",
+        ) from None
+    if resp.status_code >= 400:
+        raise HttpStatusError(shown, resp.status_code, resp.text[:200])
+    try:
+        return resp.json()
+    except ValueError:
+        raise SchemaDriftError(
+            f"{shown}: the answer is not JSON (content-type {resp.headers.get('content-type', '?')})"
+        ) from None

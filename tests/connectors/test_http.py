@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -48,6 +50,16 @@ class Api(BaseHTTPRequestHandler):
             return self._send(404, {"error": "no such dataset"})
         if url.path == "/api/flaky" and Api.calls[url.path] == 1:
             return self._send(503, {"error": "busy"})
+        if url.path == "/api/busy-until" and Api.calls[url.path] == 1:
+            # RFC 9110 HTTP-date form of Retry-After, 2 minutes ahead
+            when = email.utils.formatdate(time.time() + 120, usegmt=True)
+            return self._send(503, {"error": "busy"}, headers={"Retry-After": when})
+        if url.path == "/api/busy-for" and Api.calls[url.path] <= 2:
+            return self._send(429, {"error": "slow down"}, headers={"Retry-After": "7"})
+        if url.path == "/api/down":
+            return self._send(503, {"error": "down"})
+        if url.path == "/api/bad":
+            return self._send(400, {"error": "bad parameter"})
         if url.path == "/api/slow":
             time.sleep(0.6)
         if url.path == "/api/html":
@@ -63,9 +75,17 @@ class Api(BaseHTTPRequestHandler):
         nxt = start + limit if start + limit < len(RATINGS) else None
         self._send(200, {"items": items, "next": nxt})
 
-    def _send(self, status: int, body: Any, raw: bytes | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: Any,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = raw if raw is not None else json.dumps(body, ensure_ascii=False).encode()
         self.send_response(status)
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", "application/json" if raw is None else "text/html")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -137,6 +157,45 @@ def test_pagination(api: int, retarget: Any, pagination: Pagination, requests: i
 def test_503_then_success_is_retried(api: int, retarget: Any) -> None:
     ex, table = run(retarget, path="/api/flaky", pagination=Pagination(style="none"))
     assert table.num_rows == 7 and Api.calls["/api/flaky"] == 2
+
+
+@pytest.fixture
+def naps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The retry policy's waits, recorded instead of slept."""
+    waits: list[float] = []
+    monkeypatch.setattr("connectors.retry._nap", waits.append)
+    return waits
+
+
+def test_retry_after_http_date_is_honoured(
+    api: int, retarget: Any, naps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="connectors.retry"):
+        ex, table = run(retarget, path="/api/busy-until", pagination=Pagination(style="none"))
+    assert table.num_rows == 7 and Api.calls["/api/busy-until"] == 2
+    # 120 s ahead, whole seconds; capped at 30 s (MAX_BACKOFF_S)
+    assert naps == [30.0]
+    [message] = [r.getMessage() for r in caplog.records]
+    assert "/api/busy-until failed: HTTP 503; attempt 1 of 6, next try in 30.0 s" in message
+
+
+def test_retry_after_seconds_is_honoured(api: int, retarget: Any, naps: list[float]) -> None:
+    ex, table = run(retarget, path="/api/busy-for", pagination=Pagination(style="none"))
+    assert table.num_rows == 7 and Api.calls["/api/busy-for"] == 3
+    assert naps == [7.0, 7.0]
+
+
+def test_attempts_are_bounded(api: int, retarget: Any, naps: list[float]) -> None:
+    with pytest.raises(SourceUnavailableError, match="failed after 3 attempts: HTTP 503"):
+        run(retarget, path="/api/down", max_retries=2, pagination=Pagination(style="none"))
+    assert Api.calls["/api/down"] == 3 and len(naps) == 2
+    assert all(0 <= n <= 0.01 * 2**i for i, n in enumerate(naps, 1))  # jittered backoff
+
+
+def test_400_is_not_retried(api: int, retarget: Any, naps: list[float]) -> None:
+    with pytest.raises(HttpStatusError, match="400"):
+        run(retarget, path="/api/bad", pagination=Pagination(style="none"))
+    assert Api.calls["/api/bad"] == 1 and naps == []
 
 
 def test_404_is_terminal_with_url_and_status(api: int, retarget: Any) -> None:
