@@ -4,10 +4,8 @@ log, the rate limiter and the caches (catalog, current versions, indexes).
 
 from __future__ import annotations
 
-import atexit
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,8 +86,6 @@ class Exchange:
         self.auth_failures = FailureTally(
             settings.auth_failure_window, settings.auth_failure_rate, settings.auth_failure_burst
         )
-        ref = weakref.ref(self)
-        atexit.register(lambda: (ex := ref()) is not None and ex.flush_summaries())
         self.indexes = IndexCache(store)
         self.dept_auth = DepartmentAuthBook(store.engine, secs)
         self._verifier: RequestVerifier | None = None
@@ -122,7 +118,11 @@ class Exchange:
         return self._verifier
 
     def flush_summaries(self) -> int:
-        """Write every open per-address summary now (at exit, or for a test); returns how many."""
+        """Write every open per-address summary now; returns how many.
+
+        The web app's lifespan shutdown calls it (``onesource.web.lifespan``): an atexit
+        hook never ran when uvicorn re-raised SIGTERM.
+        """
         records = self.auth_failures.due(everything=True)
         if records:
             self.audit.append_many(records)

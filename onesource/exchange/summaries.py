@@ -3,9 +3,9 @@
 An exchange call that ends without an authenticated department (no key, a wrong key,
 an unknown path, a body too large, a throttled address) is added to its address's
 window; when the window ends (``auth_failure_window`` seconds after its first call),
-or the process exits, ONE audit entry records the address, the count, the statuses and
-a few of the endpoints.  Garbage therefore grows the log by one entry per address per
-window, however fast it arrives.
+or the web app shuts down (``onesource.web.lifespan``), ONE audit entry records the
+address, the count, the statuses and a few of the endpoints.  Garbage therefore grows the
+log by one entry per address per window, however fast it arrives.
 
 Failures also drain a per-address token bucket: an address past its burst is answered
 429 before any key lookup (the database is not touched), except for keys this process

@@ -12,6 +12,7 @@ def create_app() -> Any:
 
     from onesource.web import errors, status
     from onesource.web.hosts import allowed_hosts
+    from onesource.web.lifespan import lifespan
 
     # /docs and /redoc load Swagger UI and ReDoc from the hub itself (isolated networks)
     app = FastAPIOffline(
@@ -25,6 +26,7 @@ def create_app() -> Any:
             },
             {"name": "open", "description": "Open data for the public."},
         ],
+        lifespan=lifespan,  # shutdown writes pending audit summaries and a checkpoint
     )
     for module_name in ("onesource.web.exchange", "onesource.web.portal"):
         try:
