@@ -44,6 +44,7 @@ import sqlalchemy as sa
 from onesource.exchange.audit_insert import Insert as _Insert
 from onesource.exchange.chain import GENESIS, ChainKey, canonical, legacy_hash
 from onesource.exchange.config import AuditSettings
+from onesource.metrics import AUDIT_FAILED, AUDIT_LAG, AUDIT_QUEUE, AUDIT_WRITTEN
 from onesource.store.exchange_models import AuditEntry
 from onesource.store.records import utcnow
 
@@ -166,6 +167,7 @@ class AuditLog:
         self._cond = threading.Condition()
         self._queue: list[tuple[AuditRecord, Future[int] | asyncio.Future[int]]] = []
         self._writer: threading.Thread | None = None
+        self._oldest_at: float | None = None  # when the oldest queued entry was submitted
         self._insert: _Insert | None = None
         self._head: tuple[int, str] | None = None  # the writer thread's view of the last entry
         self._checkpoint_due = threading.Event()
@@ -390,7 +392,10 @@ class AuditLog:
 
     def _enqueue(self, record: AuditRecord, fut: Future[int] | asyncio.Future[int]) -> None:
         with self._cond:
+            if not self._queue:
+                self._oldest_at = time.monotonic()
             self._queue.append((record, fut))
+            AUDIT_QUEUE.inc()
             if self._writer is None or not self._writer.is_alive():
                 self._writer = threading.Thread(
                     target=self._write_loop, name="audit-writer", daemon=True
@@ -416,6 +421,10 @@ class AuditLog:
                             return
                 with self._cond:
                     batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
+                    oldest = self._oldest_at
+                    # entries left behind were submitted before now: their lag is undercounted
+                    self._oldest_at = time.monotonic() if self._queue else None
+                AUDIT_QUEUE.dec(len(batch))
                 records = [r for r, _ in batch]
                 outcomes: list[int] | list[BaseException]
                 try:
@@ -439,6 +448,12 @@ class AuditLog:
                         raw.invalidate()
                         raw = None
                 self._resolve(batch, outcomes)
+                if oldest is not None:
+                    AUDIT_LAG.observe(time.monotonic() - oldest)
+                if outcomes and isinstance(outcomes[0], BaseException):
+                    AUDIT_FAILED.inc(len(batch))
+                else:
+                    AUDIT_WRITTEN.inc(len(batch))
         finally:
             self._head = None  # appends by others while idle: reread on the next start
             if raw is not None:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from onesource.exchange.errors import ConflictError, InvalidRequestError, UnknownError
 from onesource.exchange.policy import field_classes, requestable_fields
+from onesource.metrics import CACHE_HIT, CACHE_MISS
 from onesource.store.db import session
 from onesource.store.exchange_models import AccessRequest, Grant
 from onesource.store.records import new_id, utcnow
@@ -293,7 +294,9 @@ class GrantBook:
         if hit is not None and mono - hit[0] < self.cache_seconds:
             _, fields, earliest, latest = hit
             if earliest is None or earliest > utcnow():
+                CACHE_HIT["grants"].inc()
                 return fields, latest
+        CACHE_MISS["grants"].inc()
         now = utcnow()
         stmt = sa.select(Grant).where(
             Grant.department == department,

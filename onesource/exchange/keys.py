@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from cachetools import TTLCache
 
 from onesource.exchange.errors import AuthInvalidError, UnknownError
+from onesource.metrics import CACHE_HIT, CACHE_MISS
 from onesource.store.db import session
 from onesource.store.exchange_models import DepartmentKey
 from onesource.store.records import new_id, utcnow
@@ -201,7 +202,9 @@ class KeyRing:
         with self._lock:
             entry = self._known.get(prefix) or self._unknown.get(prefix)
         if entry is not None and self.cache_seconds > 0:
+            CACHE_HIT["keys"].inc()
             return entry
+        CACHE_MISS["keys"].inc()
         with session(self.engine) as ses:
             row = ses.scalars(
                 sa.select(DepartmentKey).where(

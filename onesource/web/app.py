@@ -42,6 +42,10 @@ def create_app() -> Any:
 
     from onesource.web import overload
 
-    overload.install(app)  # last: the outermost of the app's middleware
+    overload.install(app)
+
+    from onesource.web import metrics
+
+    metrics.install(app)  # last: the outermost, so overload answers are counted too
 
     return app

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 
+from onesource.metrics import CACHE_HIT, CACHE_MISS
 from onesource.web.deps import (
     CatalogDep,
     StoreDep,
@@ -20,6 +21,7 @@ from onesource.web.deps import (
 )
 from onesource.web.hosts import absolute
 from onesource.web.portal.common import check_name, index_for
+from onesource.web.portal.listing import datasets
 from onesource.web.portal.model import Dataset, all_datasets, dataset
 from schemas.vocab import OpenClass
 
@@ -68,10 +70,13 @@ def list_datasets(
     limit: int = Query(50, ge=1, le=200),
     offset: int = Query(0, ge=0),
 ) -> dict[str, Any]:
-    items = all_datasets(store, catalog)
-    if q.strip():
-        hits = set(index_for(catalog).search(q))
-        items = [d for d in items if d.name in hits]
+    items = datasets(store, catalog)
+    if q.strip():  # the portal's search: relevance order, synonyms, code labels
+        rank = {h.key: n for n, h in enumerate(index_for(catalog).search(q))}
+        items = sorted(
+            (d for d in items if f"dataset:{d.name}" in rank),
+            key=lambda d: rank[f"dataset:{d.name}"],
+        )
     items = [
         d
         for d in items
@@ -211,7 +216,9 @@ def _cached_rows(store: Store, name: str, path: str) -> _Rows | None:
         cached = _tables.get(key)
         if cached is not None:
             _tables.move_to_end(key)
+            CACHE_HIT["rows"].inc()
             return cached
+        CACHE_MISS["rows"].inc()
         if key in _too_big:
             return None
         lock = _load_locks.setdefault(key, threading.Lock())
