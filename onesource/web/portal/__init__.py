@@ -13,11 +13,12 @@ from typing import Any
 def install(app: Any) -> None:
     from fastapi.staticfiles import StaticFiles
 
-    from onesource.web.portal import api, files, pages
+    from onesource.web.portal import api, files, pages, requests
 
     app.include_router(api.router)
     app.include_router(files.router)
     app.include_router(pages.router)
+    app.include_router(requests.router)
     app.mount(
         "/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static"
     )

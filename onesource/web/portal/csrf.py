@@ -40,15 +40,15 @@ def token_for(request: Request) -> tuple[str, str]:
     return nonce, _mac(nonce)
 
 
-def set_cookie(request: Request, response: Any, nonce: str) -> Any:
-    """Attach the nonce cookie to a rendered form page."""
+def set_cookie(request: Request, response: Any, nonce: str, path: str = "/register") -> Any:
+    """Attach the nonce cookie to a rendered form page (sent back only under ``path``)."""
     response.set_cookie(
         COOKIE,
         nonce,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
-        path="/register",
+        path=path,
     )
     return response
 

@@ -216,6 +216,7 @@ def status_form(request: Request) -> Any:
 def status_page(
     request: Request,
     store: StoreDep,
+    catalog: CatalogDep,
     application: Annotated[str, Form(max_length=64)],
     token: Annotated[str, Form(max_length=100)],
     csrf_token: Annotated[str, Form(alias="csrf", max_length=128)] = "",
@@ -229,6 +230,8 @@ def status_page(
     if found is None:
         return _form(request, "application_status.html", 404, app=None, key=None, error="unknown")
     app, key = found
-    response = _form(request, "application_status.html", app=app, key=key, error=None)
+    response = _form(
+        request, "application_status.html", app=app, key=key, error=None, catalog=catalog
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
