@@ -296,3 +296,9 @@ def test_register_status_shows_state_deadline_datasets_and_reason(client, store,
     refuse(store, done.id, by="t", reason="汇总数据即可满足")
     refused = client.post("/register/status", data=data, headers=HTML).text
     assert "未获批准" in refused and "汇总数据即可满足" in refused and "决定时间" in refused
+
+
+def test_every_page_links_to_requests_and_a_dataset_page_to_a_report(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/datasets/grid_events_open", headers=HTML).text
+    assert 'href="/requests/report?dataset=grid_events_open&amp;lang=zh"' in page
+    assert 'id="nav-requests"' in page

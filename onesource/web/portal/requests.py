@@ -9,6 +9,7 @@ posts.  The status token is shown once, on a page that is not cached.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -96,7 +97,20 @@ def _refused(request: Request, why: tuple[int, str], **ctx: Any) -> Any:
     return page
 
 
-def _submitted(request: Request, done: feedback.Submitted) -> Any:
+def _post(
+    request: Request,
+    guard: tuple[str, str],
+    again: dict[str, Any],
+    submit: Callable[[], feedback.Submitted],
+) -> Any:
+    """Refuse (``guard``: CSRF token, honeypot), submit, or show the form ``again`` with why."""
+    why = _refusal(request, *guard)
+    if why is not None:
+        return _refused(request, why, **again)
+    try:
+        done = submit()
+    except feedback.RequestError as exc:
+        return _form(request, "request_form.html", 400, error=exc.message, **again)
     days = feedback.DATA_WORKING_DAYS if done.kind == "data" else feedback.PROBLEM_WORKING_DAYS
     page = _render(request, "request_submitted.html", done=done, days=days)
     page.headers["Cache-Control"] = "no-store"  # it carries the status token
@@ -137,17 +151,14 @@ def data_post(
 ) -> Any:
     """A request for data that is not published."""
     form = {"text": text, "purpose": purpose, "email": email, "department": department}
-    again = {"kind": "data", "form": form, "catalog": catalog}
-    why = _refusal(request, csrf_token, trap)
-    if why is not None:
-        return _refused(request, why, **again)
-    try:
-        done = feedback.submit_data_request(
+    return _post(
+        request,
+        (csrf_token, trap),
+        {"kind": "data", "form": form, "catalog": catalog},
+        lambda: feedback.submit_data_request(
             store, catalog, text=text, purpose=purpose, email=email, department=department
-        )
-    except feedback.RequestError as exc:
-        return _form(request, "request_form.html", 400, error=exc.message, **again)
-    return _submitted(request, done)
+        ),
+    )
 
 
 @router.get("/requests/report", response_class=HTMLResponse)
@@ -172,17 +183,14 @@ def problem_post(
 ) -> Any:
     """A problem in a published dataset, answered by its publishing department."""
     form = {"dataset": dataset, "location": location, "text": text, "email": email}
-    again = {"kind": "problem", "form": form, "catalog": catalog}
-    why = _refusal(request, csrf_token, trap)
-    if why is not None:
-        return _refused(request, why, **again)
-    try:
-        done = feedback.submit_problem(
+    return _post(
+        request,
+        (csrf_token, trap),
+        {"kind": "problem", "form": form, "catalog": catalog},
+        lambda: feedback.submit_problem(
             store, catalog, dataset=dataset, location=location, text=text, email=email
-        )
-    except feedback.RequestError as exc:
-        return _form(request, "request_form.html", 400, error=exc.message, **again)
-    return _submitted(request, done)
+        ),
+    )
 
 
 @router.get("/requests/status", response_class=HTMLResponse)
