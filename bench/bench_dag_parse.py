@@ -88,11 +88,12 @@ def main() -> None:
         "ONESOURCE_HOME": str(work / "hub"),
         "AIRFLOW_HOME": str(work / "airflow"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "onesource" / "dags"),
     }
-    files = sorted((REPO / "dags").glob("*.py"))
+    files = sorted((REPO / "onesource" / "dags").glob("[!_]*.py"))
     t = time.perf_counter()
-    cold = parse(REPO / "dags" / "ingest_shard_0.py", env)  # validates and caches the catalog
+    # the first parse validates and caches the catalog
+    cold = parse(REPO / "onesource" / "dags" / "ingest_shard_0.py", env)
     cold_wall = time.perf_counter() - t
     ours = {f.name: best(f, env, args.repeat) for f in files}
     trivial = work / "trivial_dags.py"

@@ -1,4 +1,4 @@
-"""Dependencies point one way: schemas <- connectors <- onesource <- dags.
+"""Dependencies point one way: schemas <- connectors <- onesource (its DAG files in onesource/dags).
 
 Imports are read with ``ast`` (no module is executed), and the heavy frameworks
 each stay in their one home.
@@ -15,20 +15,19 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
-OURS = {"schemas", "connectors", "onesource", "dags"}
+OURS = {"schemas", "connectors", "onesource"}
 
 # package -> which of our packages it may import
 ALLOWED_OURS = {
     "schemas": {"schemas"},
     "connectors": {"schemas", "connectors"},
     "onesource": {"schemas", "connectors", "onesource"},
-    "dags": {"schemas", "connectors", "onesource", "dags"},
 }
 # schemas stays tiny: only these third-party libraries
 SCHEMAS_THIRD_PARTY = {"pydantic", "pydantic_core", "pyarrow"}
 # framework -> the only places that may import it
 FRAMEWORK_HOMES = {
-    "airflow": ("dags/", "onesource/orchestration/airflow"),
+    "airflow": ("onesource/orchestration/airflow",),
     "great_expectations": ("onesource/quality/",),
     "fastapi": ("onesource/web/", "onesource/demo/api.py"),
 }

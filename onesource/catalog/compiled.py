@@ -9,7 +9,7 @@ the last catalog that validated stays in the cache (``catalog-<fp>.json``,
 named by ``last-valid-catalog.json``), and the problems of a broken working
 catalog are kept beside it (``catalog-problems-<fp>.json``), so the web app and
 the DAG files serve the last valid catalog while ``/healthz``, ``/status/catalog``
-and ``dags/onesource_catalog.py`` say what is wrong, without validating again.
+and ``onesource/dags/onesource_catalog.py`` say what is wrong, without validating again.
 """
 
 from __future__ import annotations

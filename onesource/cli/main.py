@@ -36,6 +36,7 @@ def _mount_optional() -> None:
         ("onesource.cli.serve", None),  # adds serve/up
         ("onesource.cli.consumers", "consumer"),
         ("onesource.cli.requests", "request"),
+        ("onesource.cli.init", None),  # adds init
     ]
     for module_name, name in groups:
         try:

@@ -1,6 +1,6 @@
 """The one adapter between OneSource and Airflow: DAGs built from the DAG plan.
 
-DAG files in ``dags/`` are three-line loaders calling ``build_ingest_dags``,
+DAG files in ``onesource/dags/`` are three-line loaders calling ``build_ingest_dags``,
 ``build_release_dags`` and ``build_scorecard_dag``.  Parsing imports only
 Airflow's SDK and ``onesource.orchestration.plan``; task bodies import the
 pipeline when they run.  A worker that runs one task builds only that task's DAG
@@ -75,7 +75,7 @@ def check_catalog() -> None:
 
 def load_dag_plan() -> DagPlan | None:
     """The plan of the working catalog, or of the last valid one while it is broken
-    (``dags/onesource_catalog.py`` says why); None when there never was a valid one."""
+    (``onesource/dags/onesource_catalog.py`` says why); None when there never was a valid one."""
     try:
         return load_plan(strict=False)
     except (CatalogError, ConfigError, TransientError) as exc:  # transient: never valid yet
@@ -89,7 +89,7 @@ def _wanted() -> str | None:
 
 
 def build_ingest_dags(shard: int, shards: int = SHARDS) -> dict[str, DAG]:
-    """The ingest DAGs of loader file ``shard`` (``dags/ingest_shard_<shard>.py``)."""
+    """The ingest DAGs of loader file ``shard`` (``onesource/dags/ingest_shard_<shard>.py``)."""
     plan = load_dag_plan()
     if plan is None:
         return {}

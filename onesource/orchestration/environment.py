@@ -11,8 +11,27 @@ import os
 import secrets
 from pathlib import Path
 
+from onesource import defaults
+from onesource.dags import FOLDER as DAGS_FOLDER
+
+# a source checkout holds the demo catalog; an installed package has no such folder
 REPO = Path(__file__).resolve().parents[2]
-DAGS_FOLDER = REPO / "dags"
+
+
+def catalog_folder(catalog: Path | str | None = None) -> Path:
+    """The catalog folder: the argument, ``ONESOURCE_CATALOG``, ``./catalog``; in a source
+    checkout run from elsewhere, the checkout's demo catalog."""
+    chosen = Path(catalog or os.environ.get("ONESOURCE_CATALOG") or defaults.CATALOG)
+    if not chosen.is_absolute() and not chosen.is_dir() and (REPO / "catalog").is_dir():
+        chosen = REPO / "catalog"
+    return chosen.resolve()
+
+
+def dags_folder(catalog: Path) -> Path:
+    """The folder Airflow parses: the ``dags/`` beside the catalog (a city's repository made
+    by ``onesource init``), else the loader files installed with the package."""
+    beside = catalog.parent / "dags"
+    return beside if beside.is_dir() else DAGS_FOLDER
 
 
 def airflow_home(home: Path) -> Path:
@@ -60,9 +79,10 @@ def airflow_env(
     """
     ahome = airflow_home(home)
     keys = ahome / "keys"
+    catalog_path = catalog_folder(catalog)
     env = {
         "AIRFLOW_HOME": str(ahome),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_FOLDER),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder(catalog_path)),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__PARALLELISM": str(parallelism),
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": str(max(1, parallelism // 2)),
@@ -81,9 +101,7 @@ def airflow_env(
     env = {k: os.environ.get(k, v) for k, v in env.items()}
     # the hub's own paths follow the arguments, absolute: Airflow's processes change directory
     env["ONESOURCE_HOME"] = str(Path(home).resolve())
-    env["ONESOURCE_CATALOG"] = str(
-        Path(catalog or os.environ.get("ONESOURCE_CATALOG") or REPO / "catalog").resolve()
-    )
+    env["ONESOURCE_CATALOG"] = str(catalog_path)
     return env
 
 

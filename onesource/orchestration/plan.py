@@ -66,7 +66,7 @@ SCORECARD_DAG_ID = "quality_scorecard"
 
 
 def shard_of(resource: str, shards: int = SHARDS) -> int:
-    """The loader file (``dags/ingest_shard_<n>.py``) that builds this resource's DAG."""
+    """The loader file (``onesource/dags/ingest_shard_<n>.py``) that builds this resource's DAG."""
     return zlib.crc32(resource.encode("utf-8")) % shards
 
 
@@ -185,13 +185,11 @@ def build_plan(catalog: Catalog, root: Path | str = "", fingerprint: str = "") -
 
 
 def catalog_root(root: Path | str | None = None) -> Path:
-    """The catalog folder: the argument, ``ONESOURCE_CATALOG``, or this repo's ``catalog/``."""
-    if root is None:
-        root = _setting("catalog")
-        if not Path(root).is_absolute() and not Path(root).is_dir():
-            # the DAG processor's working directory is not the repo
-            root = Path(__file__).resolve().parents[2] / "catalog"
-    path = Path(root).resolve()
+    """The catalog folder: the argument, ``ONESOURCE_CATALOG``, ``./catalog`` (in a source
+    checkout, its demo catalog: the DAG processor's working directory is not the repo)."""
+    from onesource.orchestration.environment import catalog_folder
+
+    path = catalog_folder(root)
     if not path.is_dir():
         raise ConfigError(
             f"catalog folder {path} does not exist",

@@ -102,6 +102,7 @@ ENTRIES: dict[str, Entry] = {
     "onesource catalog elements --source psb": Entry(0, r"person\.id_number"),
     "onesource catalog export --format csv -o catalogue.csv": Entry(0, r"^wrote catalogue\.csv$"),
     "onesource catalog diff HEAD~1": Entry(0, r"^no changes against HEAD~1$|\S"),
+    "onesource init my-city": Entry(0, r"^created \d+ files in .*my-city$"),
     "onesource demo seed": Entry(
         0, r"^connections: .*connections\.json$", extra=("--people", "100", "--api-port", "{api}")
     ),

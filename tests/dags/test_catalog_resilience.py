@@ -11,13 +11,13 @@ import pytest
 
 pytestmark = pytest.mark.airflow
 REPO = Path(__file__).resolve().parents[2]
-STATUS_FILE = str(REPO / "dags" / "onesource_catalog.py")
+STATUS_FILE = str(REPO / "onesource" / "dags" / "onesource_catalog.py")
 
 
 def _bag():  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(REPO / "dags"))
+    return DagBag(dag_folder=str(REPO / "onesource" / "dags"))
 
 
 def test_dags_keep_the_last_valid_catalog_while_it_is_broken(

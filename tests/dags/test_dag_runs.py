@@ -32,7 +32,7 @@ def bag(airflow_db: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ig
     from onesource.settings import get_settings
 
     get_settings.cache_clear()
-    bag = airflow_run.load_dagbag(REPO / "dags")
+    bag = airflow_run.load_dagbag(REPO / "onesource" / "dags")
     airflow_run.sync_dags(bag)
     yield bag
     mp.undo()

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 def _bag():  # type: ignore[no-untyped-def]
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(REPO / "dags"))
+    return DagBag(dag_folder=str(REPO / "onesource" / "dags"))
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_broken_catalog_is_one_import_error_naming_file_and_line(
     get_settings.cache_clear()
     bag = _bag()
     get_settings.cache_clear()
-    assert list(bag.import_errors) == [str(REPO / "dags" / "onesource_catalog.py")]
+    assert list(bag.import_errors) == [str(REPO / "onesource" / "dags" / "onesource_catalog.py")]
     error = next(iter(bag.import_errors.values()))
     assert "grid_events.yaml:17:" in error
     assert "'dayly'" in error

@@ -116,7 +116,7 @@ def test_ingest_dag_runs_on_a_celery_worker(
             "+psycopg://", "+psycopg_async://"
         ),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "onesource" / "dags"),
         "AIRFLOW__CELERY__BROKER_URL": redis_db,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + cluster_db,
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
