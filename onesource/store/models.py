@@ -241,3 +241,23 @@ class ConsumerGrant(Base):
     release: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
     application_id: Mapped[str] = mapped_column(sa.ForeignKey("consumer_applications.id"))
     granted_at: Mapped[datetime]
+
+
+class AlertSent(Base):
+    """One alert delivered to one target (an e-mail address or a webhook): the dedupe record.
+
+    ``key`` names the occurrence (``run-failed:ingest:<resource>:<run id>``,
+    ``stale:<resource>:<last update>``, ...), so a new failure is a new alert while the
+    same one is sent again only after ``repeat_hours`` (``onesource.notify``).
+    """
+
+    __tablename__ = "alerts_sent"
+
+    key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    target: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    subject: Mapped[str] = mapped_column(sa.String(200))
+    department: Mapped[str | None] = mapped_column(sa.String(64))
+    first_sent_at: Mapped[datetime]
+    last_sent_at: Mapped[datetime]
+    sends: Mapped[int] = mapped_column(default=1)

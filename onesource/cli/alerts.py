@@ -1,0 +1,71 @@
+"""``onesource alerts check``: what is late or failed, for cron, Airflow and monitoring."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onesource.cli.common import console
+
+app = typer.Typer(
+    help="Failure and deadline alerts (e-mail, webhook).\n\nExample: onesource alerts check --send",
+    no_args_is_help=True,
+)
+
+
+@app.command("check")
+def check(
+    send: Annotated[
+        bool, typer.Option("--send", help="deliver through the channels in notify.yaml")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="notification config (default $ONESOURCE_HOME/notify.yaml)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+) -> None:
+    """Find failed runs, resources past their update cycle and overdue applications/objections.
+
+    Exit 1 when anything is found (0: nothing to report).  With --send each alert goes to
+    its department's stewards, the operators and the webhooks; an alert already sent is
+    sent again only after repeat_hours.
+
+    Example: onesource alerts check --send
+    """
+    from onesource.cli.common import load_valid_catalog
+    from onesource.notify.checks import check_all
+    from onesource.notify.config import load_config
+    from onesource.store import Store
+    from onesource.store.records import utcnow
+
+    cfg = load_config(config)
+    catalog = load_valid_catalog()
+    store = Store.open()
+    alerts = check_all(store.engine, catalog, utcnow(), cfg.timeliness_factor)
+    delivery = None
+    if send:
+        from onesource.notify.dispatch import dispatch
+
+        delivery = dispatch(alerts, cfg, store.engine, catalog)
+    if as_json:
+        out = {"alerts": [a.to_dict() for a in alerts]}
+        if delivery is not None:
+            out["delivery"] = delivery.to_dict()
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        for a in alerts:
+            console.print(f"{a.kind:20} {a.subject:32} {a.department or '-':10} {a.title}")
+        console.print(f"{len(alerts)} alert(s)")
+        if delivery is not None:
+            console.print(
+                f"sent {len(delivery.sent)}, already sent {len(delivery.skipped)}, "
+                f"failed {len(delivery.failed)}"
+            )
+            for key, target, error in delivery.failed:
+                console.print(f"[red]not delivered[/] {key} -> {target}: {error}")
+    if delivery is not None and delivery.failed:
+        raise typer.Exit(1)
+    raise typer.Exit(1 if alerts else 0)
