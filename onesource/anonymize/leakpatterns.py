@@ -19,6 +19,8 @@ Normalization, applied before any pattern is looked for:
 
 What counts as an identifier:
 
+Check characters are ``schemas.identifiers``' (the one implementation).
+
 - ID number, 18 chars (GB 11643): 17 digits and a valid check char, in text.
   As a number (where the check char is lost to float precision or to an
   ``X``): 18 digits whose first two are a province code and whose digits
@@ -39,73 +41,35 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
-ID_CHECK = np.array([1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2], dtype=np.int64)  # "10X98765432"
-CREDIT_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-CREDIT_WEIGHTS = np.array(
-    [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28], dtype=np.int64
-)
+from schemas import identifiers
+
 CREDIT_SHAPE = r"^[0-9A-HJ-NPQRTUWXY]{2}[0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
 SCIENTIFIC = r"^[0-9](\.[0-9]+)?E\+?[0-9]{1,2}$"
 # GB/T 2260 provinces (incl. Taiwan 71, Hong Kong 81, Macao 82)
 PROVINCES = np.zeros(100, dtype=bool)
-PROVINCES[[11, 12, 13, 14, 15, 21, 22, 23, 31, 32, 33, 34, 35, 36, 37]] = True
-PROVINCES[[41, 42, 43, 44, 45, 46, 50, 51, 52, 53, 54, 61, 62, 63, 64, 65, 71, 81, 82]] = True
+PROVINCES[sorted(identifiers.PROVINCE_CODES)] = True
 SEPARATORS = r"([0-9A-Z])[\s\-‐‑‒–—―_~]+([0-9A-Z])"
 
-_CREDIT_LUT = np.full(256, -1, dtype=np.int64)
-for _i, _ch in enumerate(CREDIT_CHARS):
-    _CREDIT_LUT[ord(_ch)] = _i
 _DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
-def _fixed(values: pa.Array | Sequence[str | None], width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n x width byte matrix of the values ``width`` bytes long, their positions)."""
+def _np(ok: pa.Array) -> np.ndarray:
+    # a null is no identifier
     import pyarrow.compute as pc
 
-    arr = (
-        values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(values, pa.string())
-    )
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    arr = arr.cast(pa.binary())
-    hit = pc.fill_null(pc.equal(pc.binary_length(arr), width), False)
-    pos = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
-    fixed = pc.filter(arr, hit).cast(pa.binary(width))
-    buf = fixed.buffers()[1]
-    if buf is None or len(pos) == 0:
-        return np.zeros((0, width), dtype=np.uint8), pos
-    mat = np.frombuffer(buf, dtype=np.uint8, count=width * len(fixed), offset=width * fixed.offset)
-    return mat.reshape(-1, width), pos
+    return np.asarray(pc.fill_null(ok, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def idcard_valid(values: pa.Array | Sequence[str | None]) -> np.ndarray:
-    """Per value: 18 chars, 17 digits and a valid GB 11643 check char (X or x)."""
-    mat, pos = _fixed(values, 18)
-    out = np.zeros(len(values), dtype=bool)
-    if not len(pos):
-        return out
-    digits = mat[:, :17].astype(np.int64) - 48
-    last = mat[:, 17].astype(np.int64)
-    last_val = np.where((last == ord("X")) | (last == ord("x")), 10, last - 48)
-    ok = np.all((digits >= 0) & (digits <= 9), axis=1) & (last_val >= 0) & (last_val <= 10)
-    expected = ID_CHECK[(np.clip(digits, 0, 9) @ ID_WEIGHTS) % 11]
-    out[pos] = ok & (last_val == expected)
-    return out
+    """Per value: 18 chars, 17 digits and a valid GB 11643 check char (X or x);
+    the birth date is not looked at (any valid check char in text is a leak)."""
+    return _np(identifiers.id_number_checks(values, birth_date=False))
 
 
 def credit_code_valid(values: pa.Array | Sequence[str | None]) -> np.ndarray:
-    """Per value: 18 chars of the GB 32100 alphabet with a valid check char."""
-    mat, pos = _fixed(values, 18)
-    out = np.zeros(len(values), dtype=bool)
-    if not len(pos):
-        return out
-    vals = _CREDIT_LUT[mat]
-    ok = np.all(vals >= 0, axis=1)
-    check = (31 - (np.clip(vals[:, :17], 0, None) @ CREDIT_WEIGHTS) % 31) % 31
-    out[pos] = ok & (vals[:, 17] == check)
-    return out
+    """Per value: a GB 32100 credit code (alphabet, digits in places 3-8, check char)."""
+    return _np(identifiers.credit_code_checks(values))
 
 
 def _real_date(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -117,18 +81,7 @@ def _real_date(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarr
 
 def id15_valid(values: pa.Array) -> np.ndarray:
     """Per value: 15 digits, a province code and a real YYMMDD birth date."""
-    mat, pos = _fixed(values, 15)
-    out = np.zeros(len(values), dtype=bool)
-    if not len(pos):
-        return out
-    d = mat.astype(np.int64) - 48
-    digits = np.all((d >= 0) & (d <= 9), axis=1)
-    d = np.clip(d, 0, 9)
-    prov = d[:, 0] * 10 + d[:, 1]
-    year = 1900 + d[:, 6] * 10 + d[:, 7]
-    month, day = d[:, 8] * 10 + d[:, 9], d[:, 10] * 10 + d[:, 11]
-    out[pos] = digits & PROVINCES[prov] & _real_date(year, month, day)
-    return out
+    return _np(identifiers.id15_checks(values))
 
 
 def numeric_identifiers(values: np.ndarray) -> dict[str, np.ndarray]:

@@ -20,8 +20,8 @@ def id_ref(v) -> bool:
 
 
 def credit_ref(v) -> bool:
-    """Scalar reference for GB 32100."""
-    if v is None or len(v) != 18 or any(c not in CREDIT for c in v):
+    """Scalar reference for GB 32100 (the division in places 3-8 is digits)."""
+    if v is None or len(v) != 18 or any(c not in CREDIT for c in v) or not v[2:8].isdigit():
         return False
     s = sum(CREDIT.index(c) * w for c, w in zip(v[:17], CREDIT_W, strict=True))
     return CREDIT.index(v[17]) == (31 - s % 31) % 31
