@@ -5,7 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from onesource.store import exchange_models, models, request_models  # noqa: F401  (registers tables)
+from onesource.store import (  # noqa: F401  (registers tables)
+    download_models,
+    exchange_models,
+    models,
+    request_models,
+)
 from onesource.store.db import engine_for, lock_for_migration
 
 config = context.config

@@ -1,5 +1,10 @@
 """Downloads streamed from the warehouse: ETag, If-None-Match, Range, content types, UTF-8 filenames.
 
+Two variants are derived on request and never checksummed: ``data.csv?header=title``
+(the published bytes after the header line, under a header of column titles) and
+``data.xlsx`` (written from ``data.parquet``, :mod:`onesource.web.portal.xlsx`).  A
+completed download is counted (:mod:`onesource.web.portal.downloads`).
+
 The route is on the hot path of every download, so it does the least per request: one
 version lookup and the version's checksums cached by folder (versions are immutable).  On a
 local warehouse the file is read with positional reads on a plain descriptor in 256 KiB
@@ -14,11 +19,12 @@ import asyncio
 import errno
 import os
 import re
+import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -29,8 +35,9 @@ from onesource.store.errors import VersionNotFoundError
 from onesource.store.records import VersionInfo
 from onesource.web.deps import CatalogDep, StoreDep
 from onesource.web.hosts import absolute
-from onesource.web.portal import consumers, links
+from onesource.web.portal import consumers, downloads, links
 from onesource.web.portal.common import FILE_RE, check_name
+from schemas.release import Release
 from schemas.vocab import OpenClass
 
 router = APIRouter(tags=["open"])
@@ -42,7 +49,10 @@ TYPES = {
     "jsonld": "application/ld+json",
     "md": "text/markdown; charset=utf-8",
     "sha256": "text/plain; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
+XLSX = "data.xlsx"  # derived from data.parquet on request
+BOM = "\ufeff".encode()
 RANGE_RE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: far past any file
 
 # version folder -> {file name: sha256 or None}; folders never change once published
@@ -79,10 +89,14 @@ def _version_files(store: Store, path: str) -> dict[str, str | None]:
 class _Source:
     """One open release file: positional reads, size, close (plain fd when local)."""
 
-    def __init__(self, store: Store, rel: str) -> None:
+    def __init__(self, store: Store | None, rel: str, fd: int | None = None) -> None:
         self.fd: int | None = None
         self.fh: Any = None
-        if store.warehouse.local:
+        if store is None:  # a file made for this response (an unlinked temporary file)
+            assert fd is not None
+            self.fd = fd
+            self.size = os.fstat(fd).st_size
+        elif store.warehouse.local:
             self.fd = os.open(store.warehouse.full(rel), os.O_RDONLY)
             self.size = os.fstat(self.fd).st_size
         else:
@@ -125,9 +139,12 @@ class _Source:
             self.fh = None
 
 
-async def _stream(src: _Source, start: int, length: int) -> AsyncIterator[bytes | memoryview]:
+async def _stream(
+    src: _Source, start: int, length: int, done: Callable[[], None] | None = None
+) -> AsyncIterator[bytes | memoryview]:
     """Chunks of ``[start, start + length)``: read on the event loop when the page cache has
-    them (``RWF_NOWAIT``, tens of microseconds), else in a reader thread."""
+    them (``RWF_NOWAIT``, tens of microseconds), else in a reader thread.  ``done`` is called
+    once the last byte was handed over (a cancelled download never calls it)."""
     end = start + length
     pos = start
     pending: Future[bytes] | None = None
@@ -143,6 +160,8 @@ async def _stream(src: _Source, start: int, length: int) -> AsyncIterator[bytes 
                 break
             pos += len(chunk)
             yield chunk
+        if done is not None and pos >= end:
+            done()
     finally:
         if pending is not None and not pending.done():
             # cancelled while a thread is reading: close once that read has finished
@@ -192,6 +211,17 @@ def _bearer(request: Request) -> str | None:
     return (token.strip() or None) if scheme.lower() == "bearer" else None
 
 
+_UNSAFE_IN_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f\x7f]')
+
+
+def disposition(release: Release, version: int, file: str) -> str:
+    """``attachment`` with the versioned file name: ``filename=`` in ASCII (curl -OJ, old
+    clients) and ``filename*=`` (RFC 5987/6266) with the Chinese title for browsers."""
+    plain = f"{release.name}-v{version}-{file}"
+    titled = _UNSAFE_IN_NAME.sub("_", f"{release.title}-v{version}-{file}")
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(titled)}"
+
+
 @router.get("/datasets/{name}/download/{file}", summary="Download a file of a release")
 def download(
     request: Request,
@@ -200,6 +230,16 @@ def download(
     store: StoreDep,
     catalog: CatalogDep,
     version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+    header: Annotated[
+        Literal["name", "title"] | None,
+        Query(
+            description="data.csv and data.xlsx: a header of field names or of column titles "
+            "(a titled data.csv is derived on request; the checksum is the published file's)"
+        ),
+    ] = None,
+    lang: Annotated[
+        Literal["zh", "en"], Query(description="language of titles (header=title, data.xlsx)")
+    ] = "zh",
     expires: Annotated[str | None, Query(max_length=12, include_in_schema=False)] = None,
     consumer: Annotated[str | None, Query(max_length=64, include_in_schema=False)] = None,
     signature: Annotated[str | None, Query(max_length=128, include_in_schema=False)] = None,
@@ -207,14 +247,18 @@ def download(
     if "key" in request.query_params:
         raise HTTPException(400, KEY_IN_URL.replace("{name}", name))
     check_name(catalog, name)
-    if not FILE_RE.match(file):
+    if not (FILE_RE.match(file) or file == XLSX):
         raise HTTPException(404, f"no file {file!r}")
+    if header == "title" and file not in ("data.csv", XLSX):
+        raise HTTPException(400, f"header=title applies to data.csv and {XLSX}, not {file!r}")
     release = catalog.releases[name]
     info = release_version(store, name, version)
     files = _version_files(store, info.path)
-    if file not in files:
+    source = "data.parquet" if file == XLSX else file
+    if source not in files:
+        listed = sorted({*files, *([XLSX] if "data.parquet" in files else [])})
         raise HTTPException(
-            404, f"no file {file!r} in version {info.number}; files: {', '.join(sorted(files))}"
+            404, f"no file {file!r} in version {info.number}; files: {', '.join(listed)}"
         )
     who = None
     if release.open_class is OpenClass.restricted:
@@ -237,21 +281,54 @@ def download(
             )
         if not consumers.granted(store, who, name):
             raise HTTPException(403, f"your key is not granted dataset {name!r}", headers=PRIVATE)
+    titled = header == "title" or (file == XLSX and header is None)
     # the version is part of the tag: a withdrawn or superseded version's copies go stale
-    etag = f'"v{info.number}-{files[file] or file}"'
+    variant = (
+        f"-xlsx-{'title-' + lang if titled else 'name'}"
+        if file == XLSX
+        else (f"-title-{lang}" if titled else "")
+    )
+    etag = f'"v{info.number}-{files[source] or source}{variant}"'
+    out_name = file.replace(".csv", "-title.csv") if titled and file != XLSX else file
     headers = {
         "ETag": etag,
-        "Accept-Ranges": "bytes",
+        "Accept-Ranges": "none" if variant else "bytes",
         # restricted data never sits in shared caches (proxies, CDNs) or on disk
         **(
             PRIVATE
             if release.open_class is OpenClass.restricted
             else {"Cache-Control": "public, max-age=300"}
         ),
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(f'{name}-v{info.number}-{file}')}",
+        "Content-Disposition": disposition(release, info.number, out_name),
     }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
+    counted = request.method != "HEAD"
+
+    def count(as_file: str) -> Callable[[], None] | None:
+        if not counted:
+            return None
+        return lambda: downloads.record(store, name, info.number, as_file)
+
+    media = TYPES.get(file.rsplit(".", 1)[1], "application/octet-stream")
+    if variant:
+        if file == XLSX:
+            src, prefix, start = _xlsx(store, catalog, release, info, titled, lang), b"", 0
+        else:
+            src = _Source(store, f"{info.path}/{file}")
+            try:
+                prefix, start = _titled_header(store, catalog, release, info, src, lang)
+            except BaseException:
+                src.close()
+                raise
+        _log_restricted(store, release, who, info.number, file, src)
+        length = src.size - start
+        headers["Content-Length"] = str(len(prefix) + length)
+        return StreamingResponse(
+            _prefixed(prefix, _stream(src, start, length, count(file))),
+            headers=headers,
+            media_type=media,
+        )
     src = _Source(store, f"{info.path}/{file}")
     size = src.size
     start, length, status = 0, size, 200
@@ -284,16 +361,79 @@ def download(
         length, status = end - start + 1, 206
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(length)
+    _log_restricted(store, release, who, info.number, file, src)
+    # a download counts once: whole (200) or its first range (206 from byte 0)
+    done = count(file) if start == 0 else None
+    return StreamingResponse(
+        _stream(src, start, length, done), status_code=status, headers=headers, media_type=media
+    )
+
+
+def _log_restricted(
+    store: Store, release: Release, who: str | None, version: int, file: str, src: _Source
+) -> None:
     if release.open_class is OpenClass.restricted:
         try:
-            consumers.log_download(store, who, name, info.number, file)
+            consumers.log_download(store, who, release.name, version, file)
         except BaseException:
             src.close()
             raise
-    media = TYPES.get(file.rsplit(".", 1)[1], "application/octet-stream")
-    return StreamingResponse(
-        _stream(src, start, length), status_code=status, headers=headers, media_type=media
-    )
+
+
+async def _prefixed(
+    prefix: bytes, rest: AsyncIterator[bytes | memoryview]
+) -> AsyncIterator[bytes | memoryview]:
+    if prefix:
+        yield prefix
+    async for chunk in rest:
+        yield chunk
+
+
+def _titles(
+    store: Store, catalog: Any, release: Release, info: VersionInfo, names: list[str], lang: str
+) -> list[str]:
+    from onesource.web.portal.dataset_view import version_columns
+
+    by_name = {c.name: c.title for c in version_columns(store, catalog, release, info, lang)}
+    return [by_name.get(n, n) for n in names]
+
+
+def _titled_header(
+    store: Store, catalog: Any, release: Release, info: VersionInfo, src: _Source, lang: str
+) -> tuple[bytes, int]:
+    """A header line of titles, and where the published file's data rows start.
+
+    Everything after the published header line is sent as published, byte for byte.
+    """
+    from onesource.web.portal.xlsx import safe_text
+
+    head = src.read(0, min(src.size, 1 << 20))
+    end = head.find(b"\n")
+    line = (head if end < 0 else head[:end]).decode("utf-8-sig")
+    names = [n.strip().strip('"') for n in line.split(",")] if line else []
+    titles = _titles(store, catalog, release, info, names, lang)
+    quoted = ",".join('"' + safe_text(t).replace('"', '""') + '"' for t in titles)
+    return BOM + quoted.encode() + b"\n", (src.size if end < 0 else end + 1)
+
+
+def _xlsx(
+    store: Store, catalog: Any, release: Release, info: VersionInfo, titled: bool, lang: str
+) -> _Source:
+    """Write the version's workbook to an unlinked temporary file; its source to stream."""
+    from onesource.web.portal import xlsx
+
+    rows = int(info.stats.get("rows", info.row_count)) if isinstance(info.stats, dict) else 0
+    xlsx.check_rows(release.name, info.number, max(rows, info.row_count))
+    data = store.dataset("release", release.name, info.number)
+    from onesource.web.portal.dataset_view import version_columns
+
+    by_name = {c.name: c for c in version_columns(store, catalog, release, info, lang)}
+    cols = [by_name[n] for n in data.schema.names if n in by_name]
+    header = [c.title for c in cols] if titled else [c.name for c in cols]
+    with tempfile.TemporaryFile(prefix="onesource-xlsx-") as tmp:
+        xlsx.write(data.to_batches(batch_size=20_000), cols, header, tmp, lang=lang)
+        tmp.flush()
+        return _Source(None, "", fd=os.dup(tmp.fileno()))
 
 
 @router.post(
@@ -310,7 +450,7 @@ def signed_link(
 ) -> dict[str, Any]:
     """Send ``X-Consumer-Key``; get a URL a browser can follow without the key."""
     check_name(catalog, name)
-    if not FILE_RE.match(file):
+    if not (FILE_RE.match(file) or file == XLSX):
         raise HTTPException(404, f"no file {file!r}")
     who = consumers.consumer_for(store, request.headers.get("x-consumer-key"))
     if who is None:
@@ -320,7 +460,7 @@ def signed_link(
     ):
         raise HTTPException(403, f"your key is not granted dataset {name!r}")
     info = release_version(store, name, version)
-    if file not in _version_files(store, info.path):
+    if ("data.parquet" if file == XLSX else file) not in _version_files(store, info.path):
         raise HTTPException(404, f"no file {file!r} in version {info.number}")
     path = request.app.url_path_for("download", name=name, file=file)
     query = links.sign(name, file, info.number, who)

@@ -72,35 +72,15 @@ def home(
 
 @router.get("/datasets/{name}", response_class=HTMLResponse)
 def dataset_page(request: Request, name: str, store: StoreDep, catalog: CatalogDep) -> Any:
+    from onesource.web.hosts import public_url
+    from onesource.web.portal import dataset_view
+    from onesource.web.portal.common import lang
+
     check_name(catalog, name)
     ds = dataset(store, catalog, catalog.releases[name])
-    preview, columns, dictionary, changelog = [], [], [], None
-    if ds.published:
-        if ds.release.open_class is OpenClass.open:  # restricted: no rows on a public page
-            table = store.dataset("release", name).head(10)
-            columns, preview = table.column_names, table.to_pylist()
-        import json
-
-        with store.open_file("release", name, "datapackage.json") as fh:
-            dictionary = json.loads(fh.read())["resources"][0]["schema"]["fields"]
-        with store.open_file("release", name, "changelog.md") as fh:
-            changelog = fh.read().decode()
-    versions = list(reversed(store.versions("release", name)))
-    withdrawn = store.withdrawals.of("release", name)
+    view = dataset_view.page(store, catalog, ds, lang(request), public_url())
     score = _department_score(store, ds.release.publisher)
-    return render(
-        request,
-        "dataset.html",
-        ds=ds,
-        preview=preview,
-        columns=columns,
-        dictionary=dictionary,
-        versions=versions,
-        changelog=changelog,
-        withdrawn=withdrawn,
-        score=score,
-        catalog=catalog,
-    )
+    return render(request, "dataset.html", ds=ds, score=score, catalog=catalog, **view)
 
 
 def _department_score(store: Any, dept: str) -> dict[str, Any] | None:
