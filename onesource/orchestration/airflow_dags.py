@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import logging
 import operator
+import time
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,60 @@ TRANSIENT_RETRIES = dict(
     retry_exponential_backoff=2.0,
     max_retry_delay=dt.timedelta(minutes=30),
 )
-DEFAULT_ARGS: dict[str, Any] = {"owner": "onesource", "depends_on_past": False}
+_STATS_READY = False
+
+
+def on_failure(context: Any) -> None:
+    """``on_failure_callback`` of every generated task: count it, alert through ``onesource.notify``.
+
+    Runs where the task ran, after its last try.  Imports the notifier here, never at parse time.
+    """
+    ti = context.get("ti") or context.get("task_instance")
+    dag_id = str(getattr(ti, "dag_id", "") or "")
+    kind, _, subject = dag_id.partition("__")
+    if not subject:
+        kind, subject = "dag", dag_id
+    emit_metrics(kind, subject, failures=1)
+    from onesource.notify.failures import task_failed
+
+    task_failed(
+        kind, subject, str(context.get("run_id") or ""), str(context.get("exception") or "")
+    )
+
+
+def emit_metrics(kind: str, subject: str, *, seconds: float | None = None, **counts: Any) -> None:
+    """Pipeline figures through Airflow's own metrics client (StatsD or OpenTelemetry per
+    Airflow's ``[metrics]`` config; nothing when neither is on): ``onesource.<kind>.<subject>.<name>``
+    counters, and ``.duration`` as a timing."""
+    global _STATS_READY
+    try:
+        from airflow.sdk.observability import stats
+
+        if not _STATS_READY:  # task processes initialize it; dag.test() in-process does not
+            from airflow.sdk.configuration import conf
+            from airflow.sdk.observability.metrics import stats_utils
+
+            stats.initialize(
+                factory=stats_utils.get_stats_factory(),
+                export_legacy_names=conf.getboolean("metrics", "legacy_names_on", fallback=True),
+            )
+            _STATS_READY = True
+        base = f"onesource.{kind}.{stats.normalize_name_for_stats(subject, log_warning=False)}"
+        tags = {"kind": kind, "subject": subject}
+        for name, value in counts.items():
+            if isinstance(value, int | float) and value > 0:
+                stats.incr(f"{base}.{name}", count=int(value), tags=tags)
+        if seconds is not None:
+            stats.timing(f"{base}.duration", dt.timedelta(seconds=seconds), tags=tags)
+    except Exception:  # metrics never fail a task
+        log.warning("OneSource metrics not emitted for %s %s", kind, subject, exc_info=True)
+
+
+DEFAULT_ARGS: dict[str, Any] = {
+    "owner": "onesource",
+    "depends_on_past": False,
+    "on_failure_callback": on_failure,
+}
 
 
 def check_catalog() -> None:
@@ -177,11 +231,10 @@ def ingest_dag(item: IngestPlan) -> DAG:
                 from onesource.orchestration.tasks import run_ingest
 
                 use_airflow_connections()
-                return _finish(
-                    run_ingest(resource, trigger=f"airflow {run_id or ''}".strip()),
-                    outlet_events,
-                    asset,
-                )
+                started = time.monotonic()
+                outcome = run_ingest(resource, trigger=f"airflow {run_id or ''}".strip())
+                _ingest_metrics(resource, outcome, time.monotonic() - started)
+                return _finish(outcome, outlet_events, asset)
 
             ingest()
     return d
@@ -212,10 +265,33 @@ def release_dag(item: ReleasePlan) -> DAG:
             """Anonymize, gate and publish a new version of the release."""
             from onesource.orchestration.tasks import run_release
 
-            return _finish(run_release(release), outlet_events, output)
+            started = time.monotonic()
+            outcome = run_release(release)
+            committed = int(outcome.state == "succeeded" and bool(outcome.extra.get("version")))
+            emit_metrics(
+                "release",
+                release,
+                seconds=time.monotonic() - started,
+                versions_committed=committed,
+                rows=outcome.extra.get("rows") or 0,
+            )
+            return _finish(outcome, outlet_events, output)
 
         build_release()
     return d
+
+
+def _ingest_metrics(resource: str, outcome: Any, seconds: float) -> None:
+    extra = outcome.extra
+    emit_metrics(
+        "ingest",
+        resource,
+        seconds=seconds,
+        rows_read=extra.get("rows_read") or 0,
+        rows_good=extra.get("rows_good") or 0,
+        rows_quarantined=extra.get("rows_quarantined") or 0,
+        versions_committed=int(outcome.state == "succeeded" and bool(extra.get("version"))),
+    )
 
 
 def _finish(outcome: Any, outlet_events: Any, asset: Asset | None) -> dict[str, Any]:

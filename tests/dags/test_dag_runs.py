@@ -204,3 +204,63 @@ def test_demo_asset_chain_into_release(bag, demo_home: Path) -> None:  # type: i
     assert runs["ingest__grid_events"].ok, summary
     assert runs["release__grid_events_open"].ok, summary
     assert runs["release__grid_events_open"].events[0]["extra"]["version"] >= 1
+
+
+def test_pipeline_metrics_reach_statsd_and_failures_alert(  # type: ignore[no-untyped-def]
+    bag, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """One ingest's figures arrive as StatsD lines on a local UDP socket through Airflow's own
+    metrics client; a failed run adds a failure count and sends its alert (a signed webhook)."""
+    import socket
+
+    from onesource.orchestration import airflow_dags, airflow_run
+    from tests.notify.servers import Receiver, webhook_server
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(10)
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(sock.getsockname()[1]))
+    monkeypatch.setattr(airflow_dags, "_STATS_READY", False)
+    figures = {"rows_read": 10, "rows_good": 9, "rows_quarantined": 1, "version": 3}
+
+    def received(*names: str) -> set[str]:
+        want, seen = {f"onesource.ingest.business_register.{n}" for n in names}, set()
+        while not want <= {line.split(":")[0].removeprefix("airflow.") for line in seen}:
+            seen.add(sock.recv(4096).decode())
+        return seen
+
+    try:
+        monkeypatch.setattr(
+            tasks,
+            "run_ingest",
+            lambda r, **_: Outcome("succeeded", "ok", {"resource": r, **figures}),
+        )
+        assert airflow_run.run_dag(bag.dags["ingest__business_register"]).ok
+        lines = received(
+            "rows_read", "rows_good", "rows_quarantined", "versions_committed", "duration"
+        )
+        assert "airflow.onesource.ingest.business_register.rows_read:10|c" in lines
+        assert "airflow.onesource.ingest.business_register.rows_quarantined:1|c" in lines
+
+        receiver = Receiver(b"s3cret")
+        with webhook_server(receiver) as url:
+            config = tmp_path / "notify.yaml"
+            config.write_text(f"webhooks: [{{name: ops, url: '{url}', secret_env: HOOK_SECRET}}]\n")
+            monkeypatch.setenv("ONESOURCE_NOTIFY_CONFIG", str(config))
+            monkeypatch.setenv("HOOK_SECRET", "s3cret")
+            monkeypatch.setattr(
+                tasks, "run_ingest", lambda r, **_: Outcome("failed", "[schema-drift] gone", {})
+            )
+            ran = airflow_run.run_dag(bag.dags["ingest__business_register"])
+            assert ran.tasks == {"ingest": "failed"}
+            assert "airflow.onesource.ingest.business_register.failures:1|c" in received("failures")
+        alert = receiver.received[0]["body"]["alert"]
+        assert receiver.received[0]["valid"] and alert["kind"] == "run-failed"
+        assert alert["subject"] == "business_register" and "schema-drift" in alert["text"]
+    finally:
+        sock.close()
+        monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "False")
+        airflow_dags._STATS_READY = False
+        airflow_dags.emit_metrics("test", "reset")  # back to Airflow's no-op client
