@@ -17,6 +17,7 @@ from schemas.department import Department
 from schemas.element import Element
 from schemas.release import NegativeList, Release
 from schemas.resource import FieldSpec, Resource
+from schemas.search import SearchSettings
 from schemas.vocab import DataType, PiiClass
 
 
@@ -68,6 +69,7 @@ class Catalog(Model):
     resources: dict[str, Resource] = Field(default_factory=dict)
     releases: dict[str, Release] = Field(default_factory=dict)
     negative_list: NegativeList = Field(default_factory=NegativeList)
+    search: SearchSettings = Field(default_factory=SearchSettings)
     origins: dict[str, str] = Field(default_factory=dict, description="'kind:name' -> file")
 
     def origin(self, kind: str, name: str) -> str:

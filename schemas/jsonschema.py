@@ -13,6 +13,7 @@ from schemas.department import DepartmentsFile
 from schemas.element import ElementsFile
 from schemas.release import NegativeList, Release
 from schemas.resource import Resource
+from schemas.search import SearchSettings
 
 SCHEMA_DIR = Path(__file__).parent / "json"
 
@@ -24,6 +25,7 @@ SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "resource.schema.json": (Resource, "catalog/resources/*/*.yaml"),
     "release.schema.json": (Release, "catalog/releases/*.yaml"),
     "negative_list.schema.json": (NegativeList, "catalog/negative_list.yaml"),
+    "search.schema.json": (SearchSettings, "catalog/search.yaml"),
 }
 
 

@@ -23,6 +23,7 @@ from schemas.element import ElementsFile
 from schemas.errors import CatalogError
 from schemas.release import NegativeList, Release
 from schemas.resource import Resource
+from schemas.search import SearchSettings
 
 
 @dataclass
@@ -182,6 +183,7 @@ class _Loader:
         self.resources()
         self.releases()
         self.negative_list()
+        self.search_settings()
         self.unexpected_files()
         b = self.broken
         broken = rules.Broken(
@@ -342,10 +344,36 @@ class _Loader:
             self.catalog.negative_list = neg
             self.catalog.origins["negative_list:negative_list"] = file
 
+    def search_settings(self) -> None:
+        path = self.root / "search.yaml"
+        if not path.exists():
+            return
+        file, data = self.read(path)
+        found = self.validate(SearchSettings, file, data) if data is not None else None
+        if found is None:
+            return
+        seen: dict[str, int] = {}
+        for g, group in enumerate(found.synonyms):
+            if len({w.lower() for w in group}) < 2:
+                self.add(file, ("synonyms", g), "a synonym group needs two different words")
+            for w, word in enumerate(group):
+                first = seen.setdefault(word.lower(), g)
+                if first != g:
+                    self.add(
+                        file,
+                        ("synonyms", g, w),
+                        f"{word!r} is already in the group [{', '.join(found.synonyms[first])}]",
+                        "merge the two groups: a word belongs to one group",
+                        "duplicate-synonym",
+                    )
+        self.catalog.search = found
+        self.catalog.origins["search:search"] = file
+
     def unexpected_files(self) -> None:
         known = {
             "departments.yaml",
             "negative_list.yaml",
+            "search.yaml",
             "codes",
             "elements",
             "resources",

@@ -9,8 +9,9 @@ from fastapi.responses import HTMLResponse
 
 from onesource.web.deps import CatalogDep, StoreDep
 from onesource.web.portal import csrf
-from onesource.web.portal.common import check_name, index_for, render
-from onesource.web.portal.model import all_datasets, dataset
+from onesource.web.portal.common import check_name, lang, render
+from onesource.web.portal.listing import datasets
+from onesource.web.portal.model import dataset
 from schemas.vocab import OpenClass
 
 router = APIRouter(include_in_schema=False)
@@ -22,17 +23,17 @@ def home(
     store: StoreDep,
     catalog: CatalogDep,
     q: str = "",
+    sort: str = "",
+    page: str = "1",
     department: str = "",
     theme: str = "",
     cycle: str = "",
     open_class: str = "",
     kind: str = "",
 ) -> Any:
-    items = all_datasets(store, catalog)
-    if q.strip():
-        hits = index_for(catalog).search(q[:100])
-        order = {n: i for i, n in enumerate(hits)}
-        items = sorted((d for d in items if d.name in order), key=lambda d: order[d.name])
+    """The open catalogue: search, facets with counts, sorting, pages (onesource.web.portal.listing)."""
+    from onesource.web.portal.listing import page_context
+
     facets = {
         "department": department,
         "theme": theme,
@@ -40,34 +41,8 @@ def home(
         "open_class": open_class,
         "kind": kind,
     }
-    items = [
-        d
-        for d in items
-        if (not department or d.release.publisher == department)
-        and (not theme or d.release.theme == theme)
-        and (not cycle or d.release.update_cycle.value == cycle)
-        and (not open_class or d.release.open_class.value == open_class)
-        and (not kind or d.release.kind.value == kind)
-    ]
-    options = {
-        "department": sorted(
-            {
-                (r.publisher, catalog.departments[r.publisher].name)
-                for r in catalog.releases.values()
-            }
-        ),
-        "theme": sorted({(r.theme, r.theme) for r in catalog.releases.values()}),
-        "cycle": sorted(
-            {(r.update_cycle.value, r.update_cycle.label) for r in catalog.releases.values()}
-        ),
-        "open_class": sorted(
-            {(r.open_class.value, r.open_class.label) for r in catalog.releases.values()}
-        ),
-        "kind": sorted({(r.kind.value, r.kind.label) for r in catalog.releases.values()}),
-    }
-    return render(
-        request, "home.html", items=items, q=q, facets=facets, options=options, catalog=catalog
-    )
+    ctx = page_context(store, catalog, q, facets, sort, page, lang(request))
+    return render(request, "home.html", catalog=catalog, **ctx)
 
 
 @router.get("/datasets/{name}", response_class=HTMLResponse)
@@ -91,6 +66,14 @@ def _department_score(store: Any, dept: str) -> dict[str, Any] | None:
     return max(rows, key=lambda r: r["day"]) if rows else None
 
 
+@router.get("/departments", response_class=HTMLResponse)
+def departments_index(request: Request, store: StoreDep, catalog: CatalogDep) -> Any:
+    """Every department with its datasets and catalogue entries."""
+    from onesource.web.portal.listing import by_department
+
+    return render(request, "departments.html", groups=by_department(store, catalog))
+
+
 @router.get("/departments/{code}", response_class=HTMLResponse)
 def department_page(request: Request, code: str, store: StoreDep, catalog: CatalogDep) -> Any:
     from onesource.quality.scorecard import DIMENSIONS, latest_scorecard
@@ -102,7 +85,7 @@ def department_page(request: Request, code: str, store: StoreDep, catalog: Catal
         (r for r in (card or {}).get("rows", []) if r["department"] == code), key=lambda r: r["day"]
     )
     latest = rows[-1] if rows else None
-    items = [d for d in all_datasets(store, catalog) if d.release.publisher == code]
+    items = [d for d in datasets(store, catalog) if d.release.publisher == code]
     return render(
         request,
         "department.html",
