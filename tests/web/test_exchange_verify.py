@@ -232,7 +232,8 @@ def test_streamed_body_over_the_limit_is_413(
 
 
 def test_rate_limit_applies(hub_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ONESOURCE_EXCHANGE_RATE_PER_SECOND", "0.5")
+    # one token back every 1,000 s: a slow machine cannot refill the bucket mid-test
+    monkeypatch.setenv("ONESOURCE_EXCHANGE_RATE_PER_SECOND", "0.001")
     monkeypatch.setenv("ONESOURCE_EXCHANGE_RATE_BURST", "2")
     hub = make_hub()
     client = TestClient(hub.app)
