@@ -93,6 +93,21 @@ def _application(ctx: Ctx) -> str:
     return out.stdout.strip()
 
 
+def _data_request(ctx: Ctx, department: str | None = "grid") -> dict[str, str]:
+    """A pending data request as the portal's form files it (in-process, on the scenario's DB)."""
+    from onesource.catalog.loader import load_catalog
+    from onesource.store import Store
+    from onesource.web.portal.feedback import submit_data_request
+
+    hub = ctx["hub"]
+    store = Store(hub.env["ONESOURCE_DB_URL"], hub.env["ONESOURCE_WAREHOUSE"])
+    catalog = load_catalog(hub.catalog).raise_for_issues()
+    done = submit_data_request(
+        store, catalog, text="docs", purpose="docs", email="e@example.org", department=department
+    )
+    return {"rq_Q3v9...": done.id}
+
+
 RUN_ID = r"\b01[0-9A-HJKMNP-TV-Z]{24}\b"
 
 # scenario order: each entry may rely on the ones before it
@@ -170,6 +185,23 @@ ENTRIES: dict[str, Entry] = {
     "onesource consumer applications --department health": Entry(
         0, r"^ca_[\w-]+  refused  +health  due \d{4}-\d\d-\d\d"
     ),
+    # data requests from the portal: the subst files one as the form would
+    "onesource request show rq_Q3v9...": Entry(
+        0, r"^rq_[\w-]+  data +pending +grid  due \d{4}-\d\d-\d\d", subst=_data_request
+    ),
+    "onesource request assign rq_Q3v9... --department grid": Entry(
+        0, r"^assigned rq_[\w-]+ to grid$", subst=lambda ctx: _data_request(ctx, None)
+    ),
+    'onesource request answer rq_Q3v9... --department grid --status accepted --text "已列入下季度开放计划"': Entry(
+        0, r"^accepted rq_[\w-]+$", subst=_data_request
+    ),
+    'onesource request answer rq_Q3v9... --department grid --status published --dataset grid_events_open --text "已开放，按月更新"': Entry(
+        0, r"^published rq_[\w-]+ \(grid_events_open\)$", subst=_data_request
+    ),
+    "onesource request list --department grid": Entry(
+        0, r"^rq_[\w-]+  data +published +grid  due \d{4}-\d\d-\d\d"
+    ),
+    "onesource request list --department grid --overdue": Entry(0, r"^no overdue requests$"),
     # last: they take business_register_open out of public view
     "onesource rollback business_register_open --kind release --to 1": Entry(
         0, r"^release business_register_open: readers now see version 1 \(\d[\d,]* rows\)$"
