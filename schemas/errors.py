@@ -8,6 +8,8 @@ are results, not exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class OneSourceError(Exception):
     """Root of every error the hub raises on purpose."""
@@ -56,8 +58,8 @@ class CatalogError(TerminalError):
 
     code = "catalog-invalid"
 
-    def __init__(self, issues: list[object], message: str | None = None) -> None:
-        self.issues = issues
+    def __init__(self, issues: Sequence[object], message: str | None = None) -> None:
+        self.issues = list(issues)
         text = message or "\n".join(str(i) for i in issues)
         super().__init__(text)
 

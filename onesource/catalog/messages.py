@@ -70,7 +70,12 @@ def model_at(
             and step in node
             and not any(step in m.model_fields for m in current)
         ):
-            node = node[step] if isinstance(node, (list, dict)) and _has(node, step) else None
+            if isinstance(node, list) and isinstance(step, int) and _has(node, step):
+                node = node[step]
+            elif isinstance(node, dict):
+                node = node.get(step)
+            else:
+                node = None
             continue
         nxt: list[Any] = []
         for model in current:

@@ -18,14 +18,21 @@ import yaml
 Mark = tuple[int, int]  # 1-based line, column
 
 
-class PosDict(dict):  # type: ignore[type-arg]
+class PosDict(dict[Any, Any]):
     """A mapping that remembers where each key stood."""
 
     __slots__ = ("key_marks", "value_marks", "mark")
+    key_marks: dict[Any, Mark]
+    value_marks: dict[Any, Mark]
+    mark: Mark
 
 
-class PosList(list):  # type: ignore[type-arg]
+class PosList(list[Any]):
+    """A list that remembers where each item stood."""
+
     __slots__ = ("item_marks", "mark")
+    item_marks: list[Mark]
+    mark: Mark
 
 
 class YamlProblem(Exception):
@@ -136,10 +143,10 @@ class FastLoader(_BASE):  # type: ignore[misc, valid-type]
                     value_node, deep=True
                 )
             except TypeError:  # unhashable key: the position loader explains it
-                return PositionLoader.construct_position_mapping(self, node)  # type: ignore[arg-type]
+                return PositionLoader.construct_position_mapping(self, node)
         if len(out) != len(node.value):
             # a duplicate key (or an unhashable one): the position loader names it and its line
-            return PositionLoader.construct_position_mapping(self, node)  # type: ignore[arg-type]
+            return PositionLoader.construct_position_mapping(self, node)
         return out
 
 

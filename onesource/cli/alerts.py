@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,7 +51,7 @@ def check(
 
         delivery = dispatch(alerts, cfg, store.engine, catalog)
     if as_json:
-        out = {"alerts": [a.to_dict() for a in alerts]}
+        out: dict[str, Any] = {"alerts": [a.to_dict() for a in alerts]}
         if delivery is not None:
             out["delivery"] = delivery.to_dict()
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))

@@ -128,7 +128,8 @@ def _bad_codes(firms: pa.Table) -> np.ndarray:
     from onesource.quality.domain import credit_code_valid
 
     codes = firms["credit_code"]
-    return np.asarray(codes.to_numpy(zero_copy_only=False))[~credit_code_valid(codes)]
+    bad: np.ndarray = np.asarray(codes.to_numpy(zero_copy_only=False))[~credit_code_valid(codes)]
+    return bad
 
 
 def _write(

@@ -32,7 +32,7 @@ def create_app(home: Path) -> FastAPI:
         return cache[name]
 
     def jsonable(t: Any) -> list[dict[str, Any]]:
-        rows = t.to_pylist()
+        rows: list[dict[str, Any]] = t.to_pylist()
         for row in rows:
             for k, v in row.items():
                 if hasattr(v, "isoformat"):

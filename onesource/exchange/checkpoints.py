@@ -146,12 +146,14 @@ def read_checkpoints(store: CheckpointStore, public_key: Any | None, log: str) -
     problems: list[str] = []
     others = 0
     lines = list(store.lines())
-    if lines and public_key is None:
-        raise ConfigError(
-            "the checkpoints' public key is missing",
-            hint="set ONESOURCE_AUDIT_PUBLIC_KEY_FILE to the .pub file of the signing key",
-        )
-    signer = public_key_id(public_key) if public_key is not None else ""
+    if public_key is None:
+        if lines:
+            raise ConfigError(
+                "the checkpoints' public key is missing",
+                hint="set ONESOURCE_AUDIT_PUBLIC_KEY_FILE to the .pub file of the signing key",
+            )
+        return Reading(valid, problems, others)
+    signer = public_key_id(public_key)
     for where, text in lines:
         try:
             data = json.loads(text)

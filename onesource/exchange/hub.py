@@ -234,8 +234,9 @@ class Exchange:
                 continue
             if department != res.provider:  # the owner reads its own data anyway
                 # counted only for records that exist: a missing key is no claim about anyone
-                claimed = {f: v for f, (_, v) in target.claims.items()}
-                self.claims.check(department, res.name, [target.key[k] for k in order], claimed)
+                claimed_values = {f: v for f, (_, v) in target.claims.items()}
+                keys = [target.key[k] for k in order]
+                self.claims.check(department, res.name, keys, claimed_values)
             for fname, (answer_name, claimed) in target.claims.items():
                 value = self.indexes.column(idx, fname)[row].as_py()
                 matches[answer_name] = same(value, claimed)

@@ -20,7 +20,7 @@ import logging
 import operator
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from airflow.sdk import DAG, Asset, get_parsing_context, task
 
@@ -41,12 +41,21 @@ from schemas.errors import CatalogError, ConfigError, TransientError
 log = logging.getLogger(__name__)
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-TRANSIENT_RETRIES = dict(
-    retries=3,
-    retry_delay=dt.timedelta(minutes=1),
-    retry_exponential_backoff=2.0,
-    max_retry_delay=dt.timedelta(minutes=30),
-)
+
+
+class _Retries(TypedDict):
+    retries: int
+    retry_delay: dt.timedelta
+    retry_exponential_backoff: float
+    max_retry_delay: dt.timedelta
+
+
+TRANSIENT_RETRIES: _Retries = {
+    "retries": 3,
+    "retry_delay": dt.timedelta(minutes=1),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": dt.timedelta(minutes=30),
+}
 _STATS_READY = False
 
 

@@ -87,7 +87,8 @@ def sync_dags(bag: DagBag, *, unpause: bool = True) -> None:
     from airflow.utils.session import create_session
 
     with create_session() as session:
-        DagBundlesManager().sync_bundles_to_db(session=session)
+        # Airflow's DagBundlesManager.__init__ has no annotations (airflow 3.3)
+        DagBundlesManager().sync_bundles_to_db(session=session)  # type: ignore[no-untyped-call]
     with create_session() as session:
         sync_bag_to_db(bag, BUNDLE, None, session=session)
     if unpause:

@@ -19,7 +19,8 @@ def report_dict(report: Any) -> dict[str, Any]:
         return dict(report.to_dict())
     if hasattr(report, "model_dump"):
         return dict(report.model_dump(mode="json"))
-    return json.loads(report.to_json())
+    parsed: dict[str, Any] = json.loads(report.to_json())
+    return parsed
 
 
 def stats(report: dict[str, Any]) -> dict[str, Any]:

@@ -222,7 +222,8 @@ def _np(mask: Any) -> np.ndarray:
 
 
 def _not_null(c: Check, t: pa.Table) -> np.ndarray:
-    return t[c.field].is_null().to_numpy(zero_copy_only=False)
+    nulls: np.ndarray = t[c.field].is_null().to_numpy(zero_copy_only=False)
+    return nulls
 
 
 def _unique(c: Check, t: pa.Table) -> np.ndarray:

@@ -9,7 +9,8 @@ changed: the report names who holds the stale or wrong value.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 import pyarrow as pa
@@ -32,16 +33,16 @@ class ElementConsistency:
     compared: int
     disagreements: int
     missing_in_source: int
-    sample_keys: list[str] = field(default_factory=list)
+    sample_keys: list[str] = dc_field(default_factory=list)
     # the disagreements themselves: key, the copy's value, the source's value
-    samples: list[dict[str, str]] = field(default_factory=list)
+    samples: list[dict[str, str]] = dc_field(default_factory=list)
 
 
 @dataclass
 class ConsistencyReport:
     resource: str
-    elements: list[ElementConsistency] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    elements: list[ElementConsistency] = dc_field(default_factory=list)
+    skipped: list[str] = dc_field(default_factory=list)
 
     @property
     def agreement(self) -> float | None:

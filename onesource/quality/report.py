@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
 from typing import Any
 
 
@@ -16,7 +17,7 @@ class CheckResult:
     description: str
     checked: int
     failed: int
-    sample_keys: list[str] = field(default_factory=list)
+    sample_keys: list[str] = dc_field(default_factory=list)
 
 
 @dataclass

@@ -116,4 +116,5 @@ def latest_scorecard(store: Any) -> dict[str, Any] | None:
     if not runs or not runs[0].report_path:
         return None
     with store.warehouse.open(runs[0].report_path, "rb") as fh:
-        return json.loads(fh.read())
+        card: dict[str, Any] = json.loads(fh.read())
+    return card

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -53,7 +54,7 @@ def verify_release(
             continue
         h = hashlib.sha256()
         with store.open_file("release", name, fname, info.number) as fh:
-            for chunk in iter(lambda f=fh: f.read(1 << 20), b""):
+            for chunk in iter(functools.partial(fh.read, 1 << 20), b""):
                 h.update(chunk)
         if h.hexdigest() != digest:
             report.problems.append(

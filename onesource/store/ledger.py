@@ -141,7 +141,7 @@ class VersionLedger:
             try:
                 with session(self.engine, write=True) as ses:
                     self._check_run(ses, run_id)
-                    if base is not ANY_BASE:
+                    if not isinstance(base, _AnyBase):
                         self._check_base(ses, kind, subject, base)
                     pause_point("after-base-check")
                     number = self._next_number(ses, kind, subject)
@@ -244,11 +244,12 @@ class VersionLedger:
 
     @staticmethod
     def _current_in(ses: Any, kind: str, subject: str) -> int | None:
-        return ses.scalar(
+        number: int | None = ses.scalar(
             sa.select(CurrentVersion.number).where(
                 CurrentVersion.kind == kind, CurrentVersion.subject == subject
             )
         )
+        return number
 
     @staticmethod
     def _numbers_in(ses: Any, kind: str, subject: str) -> list[int]:
