@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from onesource.lineage import traced
 from onesource.store import Store
 from schemas.catalog import Catalog
 from schemas.errors import NotFoundError, TerminalError
@@ -61,6 +62,7 @@ def _first_per_key(table: pa.Table, key: str) -> pa.Table:
     return table.take(firsts["__row_min"])
 
 
+@traced("base")
 def build_base(
     entity: str, *, store: Store | None = None, catalog: Catalog | None = None
 ) -> BaseResult:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from onesource.lineage import traced
 from onesource.pipeline.commit import commit_rows
 from onesource.pipeline.findings import (
     add_findings,
@@ -101,6 +102,7 @@ def _context(
     return store or Store.open(), catalog, res
 
 
+@traced("ingest")
 def ingest(
     resource: str,
     *,
@@ -135,6 +137,7 @@ def ingest(
         raise
 
 
+@traced("ingest")
 def ingest_push(
     resource: str,
     data: bytes,

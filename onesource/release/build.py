@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from onesource.lineage import traced
 from onesource.release import publish as pub
 from onesource.release.spec import ReleaseRefused, build_spec, input_table
 from onesource.store import Store
@@ -54,6 +55,7 @@ def _release(catalog: Catalog, name: str) -> Release:
     return rel
 
 
+@traced("release")
 def build_release(
     name: str,
     *,
