@@ -302,3 +302,45 @@ def test_every_page_links_to_requests_and_a_dataset_page_to_a_report(client) -> 
     page = client.get("/datasets/grid_events_open", headers=HTML).text
     assert 'href="/requests/report?dataset=grid_events_open&amp;lang=zh"' in page
     assert 'id="nav-requests"' in page
+
+
+@pytest.mark.services
+def test_on_postgresql_two_officers_answering_at_once_move_it_once(
+    pg_schema: str, catalog, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from onesource.store import Store
+    from onesource.web.portal.feedback import (
+        RequestError,
+        answer,
+        open_counts,
+        public_listing,
+        submit_problem,
+    )
+
+    store = Store(pg_schema, str(tmp_path / "warehouse"))
+    old = datetime.now(UTC) - timedelta(days=40)
+    late = submit_problem(store, catalog, dataset="grid_events_open", text="late", now=old)
+    req = submit_problem(store, catalog, dataset="grid_events_open", text="dup rows").id
+    assert open_counts(store) == [{"department": "grid", "open": 2, "overdue": 1}]
+    gate, outcomes = threading.Barrier(2), []
+
+    def officer(name: str) -> None:
+        gate.wait()
+        try:
+            answer(store, catalog, req, text=f"fixed by {name}", status="published", by=name)
+            outcomes.append("ok")
+        except RequestError as exc:
+            outcomes.append(exc.message)
+
+    threads = [threading.Thread(target=officer, args=(n,)) for n in ("li", "wang")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["ok", f"request {req} is already published (final)"]
+    [shown] = public_listing(store)
+    assert shown["id"] == req and shown["answer_dataset"] == "grid_events_open"
+    assert open_counts(store) == [{"department": "grid", "open": 1, "overdue": 1}]
+    assert late.id != req
