@@ -373,6 +373,9 @@ def gc(
         console.print(f"{verb} {path}", highlight=False)
     for path in report.kept_running:
         console.print(f"[dim]kept {path} (its run is still running)[/]", highlight=False)
+    for key in report.aborted_uploads:  # S3: parts of a file a killed writer never finished
+        aborted = "would abort" if dry_run else "aborted"
+        console.print(f"{aborted} the incomplete upload of {key}", highlight=False)
     console.print(
         f"{verb} {len(report.removed)} folder(s); kept {len(report.kept_running)} of running runs"
     )

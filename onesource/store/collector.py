@@ -1,9 +1,11 @@
 """Garbage collection of warehouse folders that no committed version references.
 
-Orphans come from killed or failed writers: staging folders, and version
-folders renamed into place whose DB commit never happened.  Folders that
-belong to a run still ``running`` are left alone (the writer may be about to
-commit); reap dead runs first with ``reap_stale_runs()``.
+Orphans come from killed or failed writers: staging folders, version
+folders renamed into place whose DB commit never happened, and on S3 the
+multipart uploads a killed writer started and never completed (no object, but
+stored parts; see ``uploads``).  What belongs to a run still ``running`` is
+left alone (the writer may be about to commit); reap dead runs first with
+``reap_stale_runs()``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from onesource.store import uploads
 from onesource.store.ledger import VERSION_DIR_RE
 from onesource.store.records import AREA_OF_KIND
 from onesource.store.warehouse import STAGING, Warehouse
@@ -23,6 +26,8 @@ class GcReport:
     removed: list[str] = field(default_factory=list)
     kept_running: list[str] = field(default_factory=list)
     dry_run: bool = False
+    # keys of incomplete multipart uploads aborted (S3 only)
+    aborted_uploads: list[str] = field(default_factory=list)
 
 
 def _run_of(name: str) -> str:
@@ -59,6 +64,7 @@ def collect(
     belongs to a run still running, or is a true orphan.
     """
     listed = candidates(warehouse)
+    pending = uploads.incomplete(warehouse)
     active = running()
     keep = referenced()
     removed: list[str] = []
@@ -71,4 +77,12 @@ def collect(
             continue
         if dry_run or warehouse.remove(rel):
             removed.append(rel)
-    return GcReport(removed=removed, kept_running=kept, dry_run=dry_run)
+    aborted: list[str] = []
+    for up in pending:
+        if up.run_id is None:
+            continue  # not the store's layout: the bucket's lifecycle rule handles it
+        if up.run_id in active:
+            kept.append(up.rel)
+        elif dry_run or uploads.abort(warehouse, up):
+            aborted.append(up.rel)
+    return GcReport(removed=removed, kept_running=kept, dry_run=dry_run, aborted_uploads=aborted)

@@ -99,6 +99,10 @@ class Warehouse:
     def __init__(self, root: str) -> None:
         self.url = root
         fs, path = fsspec.core.url_to_fs(root)
+        if not isinstance(fs, LocalFileSystem) and fs.dircache.use_listings_cache:
+            # other processes write the same warehouse: a cached listing of a folder makes
+            # s3fs answer "not found" for a file another process added to it since
+            fs, path = fsspec.core.url_to_fs(root, use_listings_cache=False)
         self.fs: fsspec.AbstractFileSystem = fs
         self.root: str = path.rstrip("/") or "/"
         self.local = isinstance(fs, LocalFileSystem)
@@ -151,7 +155,22 @@ class Warehouse:
             os.rename(src, dst)  # atomic on one filesystem, refuses a non-empty target
             self._fsync_dir(os.path.dirname(dst))
         else:
-            self.fs.mv(src, dst, recursive=True)
+            self._copy_tree(src, dst)
+
+    def _copy_tree(self, src: str, dst: str) -> None:
+        # object stores have no rename: server-side copy of every object, then delete the
+        # sources.  A copy cut short leaves an unreferenced folder that gc() removes; the
+        # metadata DB, not the objects, decides what readers see.  (fsspec's recursive mv
+        # also tries to copy the folder itself, which is no object on S3: NoSuchKey.)
+        sources = self.fs.find(src)
+        if not sources:
+            raise WarehouseError(
+                f"nothing to publish at {self.fs.unstrip_protocol(src)}",
+                hint="the staging folder is empty or was removed (by gc?) before its commit",
+            )
+        targets = [f"{dst}/{f[len(src) :].lstrip('/')}" for f in sources]
+        self.fs.copy(sources, targets)
+        self.fs.rm(src, recursive=True)  # the folder too, where the filesystem has folders
 
     def remove(self, rel: str) -> bool:
         """Delete a folder or file, best-effort; True when something was removed."""
