@@ -102,3 +102,142 @@ def test_cli_and_catalog_stay_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True
     )
     assert out.stdout.strip() == "", f"heavy modules imported at start-up: {out.stdout.strip()}"
+
+
+# layers inside onesource/: subpackage (or top-level module) -> the others it may import,
+# lazily inside functions too (a deferred import is still a dependency). Read upwards:
+# leaves, then storage and the catalog, then the steps, then what serves and schedules
+# them, then the command line. A new subpackage gets its line here, deliberately.
+LEAVES: set[str] = set()
+INNER_LAYERS: dict[str, set[str]] = {
+    "__init__": {"_toplevel"},
+    "_toplevel": LEAVES,
+    "defaults": LEAVES,
+    "metrics": LEAVES,
+    "settings": {"defaults"},
+    # pure: Arrow/numpy in, Arrow/numpy out; no store, no web, no exchange, no pipeline
+    "anonymize": LEAVES,
+    "store": {"settings", "defaults"},
+    "catalog": {"settings", "defaults"},
+    "lineage": {"catalog", "settings"},
+    "quality": {"catalog", "settings", "store"},
+    "notify": {"catalog", "settings", "store"},
+    "pipeline": {"catalog", "lineage", "quality", "settings", "store"},
+    "release": {"anonymize", "catalog", "lineage", "quality", "settings", "store"},
+    "base": {"catalog", "lineage", "quality", "settings", "store"},
+    "exchange": {"catalog", "metrics", "pipeline", "settings", "store"},
+    "ops": {"catalog", "exchange", "settings", "store"},
+    # the web app serves; it never runs pipelines or schedules them
+    "web": {
+        "anonymize",
+        "catalog",
+        "exchange",
+        "metrics",
+        "quality",
+        "release",
+        "settings",
+        "store",
+    },
+    "orchestration": {
+        "base",
+        "catalog",
+        "dags",
+        "defaults",
+        "lineage",
+        "notify",
+        "pipeline",
+        "quality",
+        "release",
+        "settings",
+        "store",
+    },  # fmt: skip
+    "demo": {"catalog", "quality", "settings", "store"},
+    "dags": {"orchestration"},
+    "scaffold": {"orchestration"},  # the DAG files it writes into a city's repository
+    "cli": {
+        "base",
+        "catalog",
+        "defaults",
+        "demo",
+        "exchange",
+        "metrics",
+        "notify",
+        "ops",
+        "orchestration",
+        "pipeline",
+        "quality",
+        "release",
+        "scaffold",
+        "settings",
+        "store",
+        "web",
+    },  # fmt: skip
+}
+# what "pure" means for anonymize: no I/O or serving libraries
+ANONYMIZE_FORBIDDEN = {
+    "sqlalchemy",
+    "alembic",
+    "fsspec",
+    "httpx",
+    "fastapi",
+    "starlette",
+    "airflow",
+}
+
+
+def _inner(name: str) -> str | None:
+    parts = name.split(".")
+    return parts[1] if parts[0] == "onesource" and len(parts) > 1 else None
+
+
+def inner_imports_of(path: Path) -> list[tuple[str, int]]:
+    """Imports of ``path``, with ``from onesource import x`` spelled ``onesource.x``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "onesource":
+            found += [(f"onesource.{a.name}", node.lineno) for a in node.names]
+    return imports_of(path) + found
+
+
+def test_every_onesource_subpackage_has_a_layer() -> None:
+    present = {
+        p.name.removesuffix(".py")
+        for p in (REPO / "onesource").iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"
+    }
+    missing = sorted(present - set(INNER_LAYERS))
+    assert not missing, f"onesource/{missing}: add a line to INNER_LAYERS (what may it import?)"
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((REPO / "onesource").rglob("*.py")),
+    ids=lambda p: str(p.relative_to(REPO)),
+)
+def test_onesource_layers(path: Path) -> None:
+    rel = path.relative_to(REPO / "onesource")
+    layer = rel.parts[0].removesuffix(".py")
+    allowed = INNER_LAYERS.get(layer)
+    if allowed is None:
+        pytest.fail(f"onesource/{layer} has no entry in INNER_LAYERS")
+    for name, line in inner_imports_of(path):
+        target = _inner(name)
+        if target is not None and target != layer:
+            assert target in allowed, (
+                f"onesource/{rel}:{line}: onesource.{layer} may not import onesource.{target} "
+                f"({name}); it may import {sorted(allowed) or 'nothing of onesource'}"
+            )
+        if layer == "anonymize":
+            assert name.split(".")[0] not in ANONYMIZE_FORBIDDEN, (
+                f"onesource/{rel}:{line}: anonymize stays pure (Arrow in, Arrow out): {name}"
+            )
+
+
+def test_layer_checker_catches_a_violation(tmp_path: Path) -> None:
+    """The attack: a store module reaching up into the web app is reported."""
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f():\n    from onesource.web import app\n    from onesource import cli\n")
+    targets = {t for n, _ in inner_imports_of(bad) if (t := _inner(n)) is not None}
+    assert targets == {"web", "cli"}
+    assert not targets & INNER_LAYERS["store"]
