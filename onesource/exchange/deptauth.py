@@ -8,13 +8,15 @@ Read through a short bounded cache, like keys and grants.
 from __future__ import annotations
 
 import threading
-import time
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 
 from onesource.store.db import session
 from onesource.store.exchange_models import DepartmentAuth
 from onesource.store.records import utcnow
+
+CACHE_SIZE = 4096  # departments
 
 
 class DepartmentAuthBook:
@@ -23,21 +25,22 @@ class DepartmentAuthBook:
     def __init__(self, engine: sa.Engine, cache_seconds: float = 2.0) -> None:
         self.engine = engine
         self.cache_seconds = cache_seconds
-        # keyed by authenticated departments only (bounded by the catalog): a plain dict,
-        # read on every call
-        self._cache: dict[str, tuple[float, bool]] = {}
+        # keyed by authenticated departments only (bounded by the catalog), read on every call
+        self._cache: TTLCache[str, bool] = TTLCache(CACHE_SIZE, max(cache_seconds, 1e-6))
         self._lock = threading.Lock()
 
     def requires_signature(self, department: str) -> bool:
         """Whether ``department`` must sign its calls."""
-        hit = self._cache.get(department)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.cache_seconds:
-            return hit[1]
+        with self._lock:
+            hit = self._cache.get(department)
+        if hit is not None:
+            return hit
         with session(self.engine) as ses:
             row = ses.get(DepartmentAuth, department)
         required = bool(row is not None and row.require_signature)
-        self._cache[department] = (now, required)
+        if self.cache_seconds > 0:
+            with self._lock:
+                self._cache[department] = required
         return required
 
     def set_require_signature(self, department: str, required: bool) -> None:

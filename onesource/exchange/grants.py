@@ -9,11 +9,11 @@ others answers exactly like an id that does not exist.
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from cachetools import TTLCache
 
 from onesource.exchange.errors import ConflictError, InvalidRequestError, UnknownError
 from onesource.exchange.policy import field_classes, requestable_fields
@@ -116,6 +116,9 @@ def _request_info(row: AccessRequest, grant: Grant | None, now: datetime) -> Req
     )
 
 
+CACHE_SIZE = 65_536  # (department, resource) pairs
+
+
 class GrantBook:
     """Requests and grants in the metadata DB, with a short per-process cache of active grants."""
 
@@ -125,12 +128,11 @@ class GrantBook:
         self.engine = engine
         self.cache_seconds = cache_seconds
         self.deadline_days = deadline_days
-        # (department, resource) -> (fetched, fields, earliest expiry, latest expiry): keyed by
-        # an authenticated department and a catalog resource, never a raw client value, so
-        # bounded by the catalog (a plain dict: it is read on every verification)
-        self._cache: dict[
-            tuple[str, str], tuple[float, frozenset[str], datetime | None, datetime | None]
-        ] = {}
+        # (department, resource) -> (fields, earliest expiry, latest expiry): keyed by an
+        # authenticated department and a catalog resource, never a raw client value
+        self._cache: TTLCache[
+            tuple[str, str], tuple[frozenset[str], datetime | None, datetime | None]
+        ] = TTLCache(CACHE_SIZE, max(cache_seconds, 1e-6))
         self._lock = threading.Lock()
 
     def request(
@@ -289,10 +291,10 @@ class GrantBook:
     ) -> tuple[frozenset[str], datetime | None]:
         """Fields of ``resource`` that ``department`` holds active grants on, and when the last ends."""
         key = (department, resource)
-        hit = self._cache.get(key)
-        mono = time.monotonic()
-        if hit is not None and mono - hit[0] < self.cache_seconds:
-            _, fields, earliest, latest = hit
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit is not None:
+            fields, earliest, latest = hit
             if earliest is None or earliest > utcnow():
                 CACHE_HIT["grants"].inc()
                 return fields, latest
@@ -311,8 +313,9 @@ class GrantBook:
         # cache no longer than the earliest expiry so an expired grant stops at once
         earliest = min((r.valid_until for r in rows), default=None)
         latest = max((r.valid_until for r in rows), default=None)
-        with self._lock:
-            self._cache[key] = (mono, fields, earliest, latest)
+        if self.cache_seconds > 0:
+            with self._lock:
+                self._cache[key] = (fields, earliest, latest)
         return fields, latest
 
     def _forget(self, department: str, resource: str) -> None:

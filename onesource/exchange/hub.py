@@ -5,11 +5,12 @@ log, the rate limiter and the caches (catalog, current versions, indexes).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+
+from cachetools import TTLCache
 
 from onesource.exchange.audit import AuditLog
 from onesource.exchange.claimwatch import ClaimWatch
@@ -45,28 +46,34 @@ class VerifyAnswer:
 
 
 class _Ttl:
-    """A value recomputed at most every ``seconds``.
+    """Values recomputed at most every ``seconds`` (a bounded ``TTLCache``).
 
-    A plain dict on purpose (the verify hot path reads it twice per call): its keys are
-    ``catalog`` and ``v:<resource>`` for resources already found in the catalog, never a
-    raw client-supplied value, so it is bounded by the catalog.
+    Its keys are ``catalog`` and ``v:<resource>`` for resources already found in the
+    catalog, never a raw client-supplied value.  The verify hot path reads it twice per call.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, size: int = 65_536) -> None:
         self.seconds = seconds
-        self._values: dict[str, tuple[float, object]] = {}
+        self._values: TTLCache[str, object] = TTLCache(size, max(seconds, 1e-6))
+        self._lock = threading.Lock()
 
     def get(self, key: str, compute: Callable[[], object]) -> object:
-        hit = self._values.get(key)
-        now = time.monotonic()
-        if hit is not None and now - hit[0] < self.seconds:
-            return hit[1]
+        with self._lock:
+            hit = self._values.get(key, _MISSING)
+        if hit is not _MISSING:
+            return hit
         value = compute()
-        self._values[key] = (now, value)
+        if self.seconds > 0:
+            with self._lock:
+                self._values[key] = value
         return value
 
     def clear(self) -> None:
-        self._values.clear()
+        with self._lock:
+            self._values.clear()
+
+
+_MISSING = object()
 
 
 class Exchange:

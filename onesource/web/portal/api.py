@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
+from cachetools import LRUCache, TTLCache
 from fastapi import APIRouter, HTTPException, Query, Request
 
 from onesource.metrics import CACHE_HIT, CACHE_MISS
@@ -201,9 +200,10 @@ def _matches(mask: pa.BooleanArray, offset: int, limit: int) -> tuple[int, pa.Ar
 
 
 _Key = tuple[str, str, str]  # warehouse, release, version folder
-_tables: OrderedDict[_Key, _Rows] = OrderedDict()
-_too_big: set[_Key] = set()
-_tables_lock = threading.Lock()
+# least recently used versions leave first; sized by decoded bytes (``_Rows.nbytes``)
+_tables: LRUCache[_Key, _Rows] = LRUCache(ROWS_CACHE_BYTES, getsizeof=lambda rows: rows.nbytes)
+_too_big: LRUCache[_Key, bool] = LRUCache(4096)  # versions scanned per request instead
+_tables_lock = threading.Lock()  # guards the caches (cachetools' are not thread-safe)
 _load_locks: dict[_Key, threading.Lock] = {}
 
 
@@ -215,7 +215,6 @@ def _cached_rows(store: Store, name: str, path: str) -> _Rows | None:
     with _tables_lock:
         cached = _tables.get(key)
         if cached is not None:
-            _tables.move_to_end(key)
             CACHE_HIT["rows"].inc()
             return cached
         CACHE_MISS["rows"].inc()
@@ -247,15 +246,13 @@ def _cached_rows(store: Store, name: str, path: str) -> _Rows | None:
             del table
         if cached is None or cached.nbytes > ROWS_CACHE_BYTES:
             with _tables_lock:
-                _too_big.add(key)
+                _too_big[key] = True
                 _load_locks.pop(key, None)
             return None
         with _tables_lock:
             for old in [k for k in _tables if k[:2] == key[:2]]:
                 del _tables[old]  # an older version of the same release
-            _tables[key] = cached
-            while len(_tables) > 1 and sum(t.nbytes for t in _tables.values()) > ROWS_CACHE_BYTES:
-                _tables.popitem(last=False)
+            _tables[key] = cached  # evicts the least recently used until within the budget
             _load_locks.pop(key, None)
         return cached
 
@@ -280,22 +277,17 @@ def _scan_page(
 # The version a release's rows come from, looked up at most once a second per release: a
 # page served from memory then touches neither the metadata DB nor a worker thread.
 CURRENT_RECHECK_SECONDS = 1.0
-_current: dict[tuple[str, str], tuple[float, VersionInfo]] = {}
+_current: TTLCache[tuple[str, str], VersionInfo] = TTLCache(1024, CURRENT_RECHECK_SECONDS)
 
 
 def _hot(store: Store, name: str) -> tuple[VersionInfo, _Rows] | None:
     """The current version and its decoded rows when both are at hand without I/O."""
-    seen = _current.get((store.warehouse.url, name))
-    if seen is None or time.monotonic() - seen[0] >= CURRENT_RECHECK_SECONDS:
-        return None
-    info = seen[1]
-    key = (store.warehouse.url, name, info.path)
-    with _tables_lock:  # held only for dict updates, never during a load
-        cached = _tables.get(key)
-        if cached is None:
+    with _tables_lock:  # held only for cache updates, never during a load
+        info = _current.get((store.warehouse.url, name))
+        if info is None:
             return None
-        _tables.move_to_end(key)
-    return info, cached
+        cached = _tables.get((store.warehouse.url, name, info.path))
+    return None if cached is None else (info, cached)
 
 
 def _load(store: Store, name: str) -> tuple[VersionInfo, _Rows | None]:
@@ -309,7 +301,8 @@ def _load(store: Store, name: str) -> tuple[VersionInfo, _Rows | None]:
                 headers={"Cache-Control": "no-store"},
             )
         raise HTTPException(404, f"dataset {name!r} has no published version")
-    _current[(store.warehouse.url, name)] = (time.monotonic(), info)
+    with _tables_lock:
+        _current[(store.warehouse.url, name)] = info
     return info, _cached_rows(store, name, info.path)
 
 

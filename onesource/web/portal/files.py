@@ -21,12 +21,12 @@ import os
 import re
 import tempfile
 import threading
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
+from cachetools import LRUCache
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
@@ -56,9 +56,8 @@ BOM = "\ufeff".encode()
 RANGE_RE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")  # 18 digits: far past any file
 
 # version folder -> {file name: sha256 or None}; folders never change once published
-_SUMS: OrderedDict[tuple[str, str], dict[str, str | None]] = OrderedDict()
-_SUMS_MAX = 256
-_SUMS_LOCK = threading.Lock()
+_SUMS: LRUCache[tuple[str, str], dict[str, str | None]] = LRUCache(maxsize=256)
+_SUMS_LOCK = threading.Lock()  # cachetools caches are not thread-safe; reads reorder too
 # file reads for downloads, off the event loop (not the loop's default executor)
 _READERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="portal-download")
 _NOWAIT = hasattr(os, "RWF_NOWAIT")
@@ -70,7 +69,6 @@ def _version_files(store: Store, path: str) -> dict[str, str | None]:
     with _SUMS_LOCK:
         hit = _SUMS.get(key)
         if hit is not None:
-            _SUMS.move_to_end(key)
             return hit
     with store.warehouse.open(f"{path}/checksums.sha256") as fh:
         sums = dict(
@@ -81,8 +79,6 @@ def _version_files(store: Store, path: str) -> dict[str, str | None]:
     files = {f: sums.get(f) for f in store.warehouse.files(path)}
     with _SUMS_LOCK:
         _SUMS[key] = files
-        while len(_SUMS) > _SUMS_MAX:
-            _SUMS.popitem(last=False)
     return files
 
 
