@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: demo test lint setup lock bytecode browser clean schema bench
+.PHONY: demo test test-random lint setup lock bytecode browser clean schema bench
 
 # install exactly what uv.lock pins (what the tests ran with); reinstall only when the
 # declared dependencies or the lock change. `make lock` upgrades the lock deliberately.
@@ -37,6 +37,14 @@ browser:
 
 test: $(STAMP) bytecode browser
 	$(BIN)/python -m pytest -q
+
+# the same tests in a random order (pytest-randomly, off in `make test`): finds tests that pass
+# only after, or only before, another one. Replay an order with the seed it printed:
+#   make test-random TESTS="tests/catalog tests/schemas" SEED=12345
+TESTS ?= tests
+SEED ?=
+test-random: $(STAMP) bytecode
+	$(BIN)/python -m pytest -q -p randomly $(if $(SEED),--randomly-seed=$(SEED),) $(TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
