@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from onesource.exchange.errors import RateLimitedError
 from onesource.exchange.ratelimit import RateLimiter
@@ -23,10 +25,19 @@ from onesource.web.portal.common import render
 
 router = APIRouter(include_in_schema=False)
 
-# anonymous posts per client address: 5 at once, then one every 12 minutes (5 an hour)
-POST_BURST = 5
-POSTS_PER_HOUR = 5
-limiter = RateLimiter(POSTS_PER_HOUR / 3600, POST_BURST)
+
+class PostLimits(BaseSettings):
+    """Anonymous posts per client address (``ONESOURCE_PORTAL_POSTS_PER_HOUR``, ``_BURST``)."""
+
+    model_config = SettingsConfigDict(env_prefix="ONESOURCE_PORTAL_", extra="ignore")
+
+    posts_per_hour: float = Field(5, ge=0, description="sustained posts an hour; 0: no limit")
+    post_burst: int = Field(5, ge=1, description="posts at once before the hourly rate applies")
+
+
+_limits = PostLimits()
+# the client address is the proxy's unless ONESOURCE_TRUSTED_PROXIES names the proxy
+limiter = RateLimiter(_limits.posts_per_hour / 3600, _limits.post_burst)
 HONEYPOT = "website"  # hidden from people (off-screen, not focusable); bots fill it in
 
 Csrf = Annotated[str, Form(alias="csrf", max_length=128)]
