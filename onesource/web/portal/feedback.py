@@ -261,14 +261,14 @@ def open_counts(store: Store, now: datetime | None = None) -> list[dict[str, Any
     )
 
 
-def _audit(row: PortalRequest, result: str, note: str, store: Store) -> None:
+def _audit(row: PortalRequest, result: str, note: str, store: Store, via: str) -> None:
     from onesource.exchange.audit import AuditLog, AuditRecord
 
     AuditLog(store.engine).append(
         AuditRecord(
             department=row.department,
             endpoint=f"portal-request:{row.id}",
-            method="CLI",
+            method=via,
             result=result,
             status_code=200,
             resource=(row.answer_dataset or row.dataset or "")[:200] or None,
@@ -306,8 +306,12 @@ def answer(
     by: str,
     department: str | None = None,
     dataset: str | None = None,
+    via: str = "CLI",
 ) -> dict[str, Any]:
-    """Answer a request (public from now on); ``published`` names the dataset that holds it."""
+    """Answer a request (public from now on); ``published`` names the dataset that holds it.
+
+    ``via`` is what the audit entry names as the channel (the CLI, a console).
+    """
     if status not in ANSWERS:
         raise RequestError(f"unknown answer status {status!r}; valid: {', '.join(ANSWERS)}")
     clean = _clean(text, ANSWER_MAX, "the answer text", required=True)
@@ -329,11 +333,13 @@ def answer(
         row.status, row.answer, row.answer_dataset = status, clean, target
         row.answered_at, row.answered_by = now, by
         info = _staff(row, now)
-    _audit(row, status, f"{status} by {by}: {clean}", store)
+    _audit(row, status, f"{status} by {by}: {clean}", store, via)
     return info
 
 
-def assign(store: Store, catalog: Any, req_id: str, *, department: str, by: str) -> dict[str, Any]:
+def assign(
+    store: Store, catalog: Any, req_id: str, *, department: str, by: str, via: str = "CLI"
+) -> dict[str, Any]:
     """Route a pending data request to the department that holds the data (audited)."""
     code = _department(catalog, department)
     if code is None:
@@ -347,7 +353,7 @@ def assign(store: Store, catalog: Any, req_id: str, *, department: str, by: str)
             raise RequestError(f"problem report {req_id} belongs to its dataset's publisher")
         before, row.department = row.department, code
         info = _staff(row, now)
-    _audit(row, "assigned", f"assigned by {by} from {before or '-'} to {code}", store)
+    _audit(row, "assigned", f"assigned by {by} from {before or '-'} to {code}", store, via)
     return info
 
 
