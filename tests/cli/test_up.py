@@ -14,6 +14,7 @@ import subprocess
 import threading
 import time
 
+import psutil
 import pytest
 
 from tests.cli.harness import Hub, alive, descendants, free_port
@@ -30,7 +31,6 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Hub:
 
 
 def _listening_hosts(pids: list[int]) -> set[str]:
-    psutil = pytest.importorskip("psutil")
     hosts = set()
     for pid in pids:
         try:

@@ -143,9 +143,6 @@ def test_pushed_resource_with_nothing_pushed_is_skipped(bag) -> None:  # type: i
 @pytest.fixture(scope="module")
 def demo_home(bag, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The demo city seeded with 2,000 residents and its department APIs served."""
-    demo = pytest.importorskip("onesource.demo", reason="onesource.demo (seed) is not written yet")
-    pytest.importorskip("connectors.registry", reason="connectors.registry is not written yet")
-    pytest.importorskip("onesource.quality", reason="onesource.quality is not written yet")
     import os
     import socket
     import threading
@@ -153,6 +150,7 @@ def demo_home(bag, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no
 
     import uvicorn
 
+    from onesource import demo
     from onesource.settings import get_settings
 
     with socket.socket() as s:
@@ -194,9 +192,6 @@ def test_demo_ingest_per_source_kind(bag, demo_home: Path, resource: str) -> Non
 
 
 def test_demo_asset_chain_into_release(bag, demo_home: Path) -> None:  # type: ignore[no-untyped-def]
-    pytest.importorskip(
-        "onesource.release.build", reason="onesource.release.build is not written yet"
-    )
     from onesource.orchestration.demo_run import run_demo_pipelines
 
     summary = run_demo_pipelines(demo_home, resources=["grid_events"], echo=lambda _: None)

@@ -108,9 +108,6 @@ def test_client_honours_retry_after_then_gives_up(
 
 
 def test_push_is_quality_checked(hub: Hub) -> None:
-    pytest.importorskip("onesource.pipeline.ingest")
-    pytest.importorskip("connectors.push", reason="pipeline not yet available")
-    pytest.importorskip("onesource.quality", reason="pipeline not yet available")
     person = hub.people[3]
     good = f"id_number,name,month,amount\n{person['id_number']},{person['name']},2024-05,300\n"
     bad_row = f"{hub.people[0]['id_number']},{hub.people[0]['name']},2024-13,5000\n"
