@@ -49,7 +49,7 @@ test-random: $(STAMP) bytecode
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy schemas connectors
+	$(BIN)/mypy schemas connectors onesource
 	$(BIN)/deptry .
 	$(BIN)/uv lock --check
 
