@@ -31,6 +31,7 @@ from fsspec.implementations.local import LocalFileSystem
 from onesource.store.errors import StoreError
 
 STAGING = "_staging"
+READ_BLOCK = 4 << 20  # bytes an object-store read fetches ahead (one GET per block)
 
 
 class WarehouseError(StoreError):
@@ -212,6 +213,10 @@ class Warehouse:
         full = self.full(rel)
         if "w" in mode:
             self.fs.makedirs(self.fs._parent(full), exist_ok=True)
+        elif not self.local:
+            # s3fs reads ahead one block (50 MiB by default) per open file: a Range request
+            # for a few bytes fetched and held that much per download
+            return self.fs.open(full, mode, block_size=READ_BLOCK)  # type: ignore[no-any-return]
         return self.fs.open(full, mode)  # type: ignore[no-any-return]
 
     def mtime(self, rel: str) -> float | None:

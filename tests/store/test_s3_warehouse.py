@@ -248,3 +248,27 @@ def test_gc_keeps_the_upload_of_a_running_writer(s3_store: Store) -> None:
     assert s3_store.warehouse.exists(rel)
     s3_store.finish_run(run.id, "failed", error="test")
     assert s3_store.gc().removed == [f"_staging/{run.id}.abcd"]
+
+
+def test_a_small_range_read_fetches_a_bounded_block(s3_store: Store) -> None:
+    """A portal Range request of a few bytes read s3fs's whole 50 MiB default block, held
+    in memory for the response (16 concurrent downloads: 800 MB)."""
+    s3_store.warehouse.fs.pipe(s3_store.warehouse.full("big.bin"), os.urandom(12 << 20))
+    fetched: list[int] = []
+    fs = s3_store.warehouse.fs
+    call = fs._call_s3  # type: ignore[attr-defined]
+
+    async def spy(method: str, *args: object, **kwargs: object) -> object:
+        if method == "get_object":
+            first, last = str(kwargs["Range"]).removeprefix("bytes=").split("-")
+            fetched.append(int(last) - int(first) + 1)
+        return await call(method, *args, **kwargs)
+
+    fs._call_s3 = spy  # type: ignore[attr-defined]
+    try:
+        with s3_store.warehouse.open("big.bin") as fh:
+            fh.seek(3)
+            assert len(fh.read(10)) == 10
+    finally:
+        del fs._call_s3  # type: ignore[attr-defined]
+    assert fetched and max(fetched) <= (4 << 20) + 13  # the bytes asked for and one block
