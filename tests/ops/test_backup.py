@@ -317,3 +317,62 @@ def test_backup_refuses_to_overwrite_and_bad_names(
             create_backup(source.with_data.with_suffix(".zip"))
     finally:
         get_settings.cache_clear()
+
+
+@pytest.fixture
+def pg_pair(postgres_url: str) -> Iterator[tuple[str, str]]:
+    """Two fresh PostgreSQL databases (source and target), dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    missing = [t for t in ("pg_dump", "pg_restore") if shutil.which(t) is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not on PATH: PostgreSQL backups cannot run here")
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    base = sa.make_url(postgres_url)
+    names = [f"t_bk_{uuid.uuid4().hex[:8]}_{side}" for side in ("src", "dst")]
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield tuple(base.set(database=n).render_as_string(hide_password=False) for n in names)  # type: ignore[misc]
+    finally:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.services
+def test_postgresql_round_trip(pg_pair: tuple[str, str], tmp_path: Path) -> None:
+    src_url, dst_url = pg_pair
+    src = Hub.create(tmp_path / "src", ONESOURCE_DB_URL=src_url)
+    seed(src)
+    made = src.run("backup", str(tmp_path / "pg.tar.gz"), "--with-data", "--json")
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["db_backend"] == "postgresql"
+    dst = Hub.create(tmp_path / "dst", ONESOURCE_DB_URL=dst_url)
+    shutil.copytree(src.home / "keys", dst.home / "keys")
+    done = dst.run("restore", str(tmp_path / "pg.tar.gz"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert_verified(dst, tmp_path / "pg.tar.gz")
+    again = dst.run("restore", str(tmp_path / "pg.tar.gz"))
+    assert again.returncode == 1 and "the target is not empty" in again.stderr
+
+
+def test_missing_pg_dump_is_named(tmp_path: Path) -> None:
+    """No PostgreSQL client tools on PATH: a clear error naming the tool (exit 1)."""
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    hub = Hub.create(
+        tmp_path / "hub", ONESOURCE_DB_URL="postgresql+psycopg://postgres@127.0.0.1:1/none"
+    )
+    hub.env["PATH"] = str(empty)
+    from onesource.exchange.keyfiles import ed25519_private
+
+    ed25519_private(hub.home / "keys" / "audit-checkpoint.pem", create=True)
+    out = hub.run("backup", str(tmp_path / "x.tar.gz"))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "need pg_dump on PATH" in out.stderr and "postgresql-client" in out.stderr
+    assert not (tmp_path / "x.tar.gz").exists()
