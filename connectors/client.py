@@ -24,19 +24,21 @@ server's message.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pyarrow as pa
+from pydantic import BaseModel, ValidationError
 
 from connectors.retry import RetryableAnswer, RetryPolicy, raise_for_retry, retry_after_seconds
 from connectors.signing import sign_headers
 from schemas.errors import TerminalError, TransientError
+from schemas.exchange import AccessRequestOut, GrantOut, Me, PushOut, ResourceAccessOut, VerifyOut
 
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
+M = TypeVar("M", bound=BaseModel)
 API = "/api/exchange"
 
 
@@ -63,6 +65,12 @@ class ExchangeNotFound(ExchangeError):
     code = "exchange-not-found"
 
 
+class ExchangeBadAnswer(TerminalError):
+    """The hub answered with a body the SDK's wire models do not accept."""
+
+    code = "exchange-bad-answer"
+
+
 class ExchangeUnavailable(TransientError):
     """The hub could not be reached or failed (5xx) after every retry."""
 
@@ -79,76 +87,35 @@ class ExchangeRateLimited(TransientError):
         self.retry_after = retry_after
 
 
-@dataclass(frozen=True)
-class ResourceAccess:
-    name: str
-    title: str
-    provider: str
-    access: str
-    readable_fields: list[str]
-    verifiable_fields: list[str]
-    requestable_fields: list[str]
-    version: int | None
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+# the wire models, shared with the hub's routes (``schemas.exchange``); the SDK's own names
+ResourceAccess = ResourceAccessOut
+AccessRequest = AccessRequestOut
+PushResult = PushOut
+Grant = GrantOut
 
 
-@dataclass(frozen=True)
-class AccessRequest:
-    id: str
-    requester: str
-    owner: str
-    resource: str
-    fields: list[str]
-    status: str
-    due_at: str
-    overdue: bool
-    grant_id: str | None
-    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+def _parse(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ExchangeBadAnswer(
+            f"the hub's answer is not a {model.__name__}: {exc.errors()[0]['msg']} "
+            f"at {'.'.join(map(str, exc.errors()[0]['loc'])) or 'the top'}",
+            hint="is the SDK older than the hub? upgrade onesource-hub",
+        ) from None
 
 
-@dataclass(frozen=True)
-class PushResult:
-    id: str
-    resource: str
-    status: str
-    run_id: str | None
-    version: int | None
-    rows_read: int | None
-    rows_good: int | None
-    rows_quarantined: int | None
-    error: str | None
-    quality: dict[str, Any] | None
+def _parse_list(model: type[M], data: Any) -> list[M]:
+    return [_parse(model, item) for item in _parse_any_list(data)]
 
 
-def _request_of(data: dict[str, Any]) -> AccessRequest:
-    grant = data.get("grant") or {}
-    return AccessRequest(
-        id=data["id"],
-        requester=data["requester"],
-        owner=data["owner"],
-        resource=data["resource"],
-        fields=list(data["fields"]),
-        status=data["status"],
-        due_at=data["due_at"],
-        overdue=bool(data["overdue"]),
-        grant_id=grant.get("id"),
-        raw=data,
-    )
-
-
-def _push_of(data: dict[str, Any]) -> PushResult:
-    return PushResult(
-        id=data["id"],
-        resource=data["resource"],
-        status=data["status"],
-        run_id=data.get("run_id"),
-        version=data.get("version"),
-        rows_read=data.get("rows_read"),
-        rows_good=data.get("rows_good"),
-        rows_quarantined=data.get("rows_quarantined"),
-        error=data.get("error"),
-        quality=data.get("quality"),
-    )
+def _parse_any_list(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        raise ExchangeBadAnswer(
+            f"the hub's answer is not a list but {type(data).__name__}",
+            hint="is the SDK older than the hub? upgrade onesource-hub",
+        )
+    return data
 
 
 def _error_of(resp: httpx.Response) -> tuple[str, str]:
@@ -276,24 +243,11 @@ class ExchangeClient:
 
     def me(self) -> str:
         """The department this key belongs to."""
-        return str(self._json("GET", "/me")["department"])
+        return _parse(Me, self._json("GET", "/me")).department
 
     def resources(self) -> list[ResourceAccess]:
         """Every resource with my access level and the fields I may read or verify."""
-        return [
-            ResourceAccess(
-                name=r["name"],
-                title=r["title"],
-                provider=r["provider"],
-                access=r["access"],
-                readable_fields=list(r["readable_fields"]),
-                verifiable_fields=list(r["verifiable_fields"]),
-                requestable_fields=list(r["requestable_fields"]),
-                version=r.get("version"),
-                raw=r,
-            )
-            for r in self._json("GET", "/resources")
-        ]
+        return _parse_list(ResourceAccessOut, self._json("GET", "/resources"))
 
     def read(
         self,
@@ -356,8 +310,7 @@ class ExchangeClient:
         body: dict[str, Any] = {"key": key, "claims": claims, "purpose": purpose}
         if resource is not None:
             body["resource"] = resource
-        data = self._json("POST", "/verify", json=body)
-        return {str(k): bool(v) for k, v in data["matches"].items()}
+        return _parse(VerifyOut, self._json("POST", "/verify", json=body)).matches
 
     # pushing
 
@@ -375,23 +328,24 @@ class ExchangeClient:
             path = Path(path_or_bytes)
             data, name = path.read_bytes(), filename or path.name
         form = {"fmt": fmt} if fmt else {}
-        return _push_of(
+        return _parse(
+            PushOut,
             self._json(
                 "POST",
                 f"/resources/{resource}/pushes",
                 idempotent=False,
                 files={"file": (name, data)},
                 data=form,
-            )
+            ),
         )
 
     def pushes(self, resource: str | None = None) -> list[PushResult]:
         params = {"resource": resource} if resource else {}
-        return [_push_of(p) for p in self._json("GET", "/pushes", params=params)]
+        return _parse_list(PushOut, self._json("GET", "/pushes", params=params))
 
     def push_status(self, push_id: str) -> PushResult:
         """One push with its full quality report."""
-        return _push_of(self._json("GET", f"/pushes/{push_id}"))
+        return _parse(PushOut, self._json("GET", f"/pushes/{push_id}"))
 
     # grants
 
@@ -411,33 +365,39 @@ class ExchangeClient:
             "legal_basis": legal_basis,
             "period_days": period_days,
         }
-        return _request_of(self._json("POST", "/requests", idempotent=False, json=body))
+        return _parse(
+            AccessRequestOut, self._json("POST", "/requests", idempotent=False, json=body)
+        )
 
     def pending(self) -> list[AccessRequest]:
         """Requests waiting for my department's answer."""
-        return [_request_of(r) for r in self._json("GET", "/requests/pending")]
+        return _parse_list(AccessRequestOut, self._json("GET", "/requests/pending"))
 
     def my_requests(self) -> list[AccessRequest]:
-        return [_request_of(r) for r in self._json("GET", "/requests", params={"role": "outgoing"})]
+        return _parse_list(
+            AccessRequestOut, self._json("GET", "/requests", params={"role": "outgoing"})
+        )
 
     def approve(self, request_id: str, note: str | None = None) -> AccessRequest:
-        return _request_of(
+        return _parse(
+            AccessRequestOut,
             self._json(
                 "POST", f"/requests/{request_id}/approve", idempotent=False, json={"note": note}
-            )
+            ),
         )
 
     def deny(self, request_id: str, note: str | None = None) -> AccessRequest:
-        return _request_of(
+        return _parse(
+            AccessRequestOut,
             self._json(
                 "POST", f"/requests/{request_id}/deny", idempotent=False, json={"note": note}
-            )
+            ),
         )
 
-    def grants(self, role: str = "held") -> list[dict[str, Any]]:
-        data: list[dict[str, Any]] = self._json("GET", "/grants", params={"role": role})
-        return data
+    def grants(self, role: str = "held") -> list[GrantOut]:
+        """Grants I hold (``held``) or gave on my resources (``given``)."""
+        return _parse_list(GrantOut, self._json("GET", "/grants", params={"role": role}))
 
-    def revoke(self, grant_id: str) -> dict[str, Any]:
-        data: dict[str, Any] = self._json("POST", f"/grants/{grant_id}/revoke", idempotent=False)
-        return data
+    def revoke(self, grant_id: str) -> GrantOut:
+        """Revoke a grant (its owner, or its holder giving it up)."""
+        return _parse(GrantOut, self._json("POST", f"/grants/{grant_id}/revoke", idempotent=False))

@@ -18,7 +18,8 @@ def test_read_and_verify_require_a_purpose() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"matches": {"name": True}})
+        body = {"matches": {"name": True}, "all_match": True, "found": True, "sources": []}
+        return httpx.Response(200, json=body)
 
     hub = ExchangeClient("http://hub", "os_x_y", transport=httpx.MockTransport(handler))
     with pytest.raises(TypeError):

@@ -23,6 +23,18 @@ from connectors.retry import retry_after_seconds
 
 NOW = datetime(2026, 11, 30, 2, 0, 0, tzinfo=UTC)
 OK = {"department": "edu"}
+GRANT = {
+    "id": "g1",
+    "request_id": "r1",
+    "department": "edu",
+    "owner": "psb",
+    "resource": "population_register",
+    "fields": ["name"],
+    "valid_from": "2026-11-30T00:00:00Z",
+    "valid_until": "2027-11-30T00:00:00Z",
+    "revoked_at": "2026-11-30T01:00:00Z",
+    "status": "revoked",
+}
 
 
 @pytest.mark.parametrize(
@@ -71,7 +83,7 @@ def busy_then_ok(first: int, status: int = 503, **headers: str) -> Callable[...,
         if count["n"] <= first:
             body = {"error": {"code": "busy", "message": "later"}}
             return httpx.Response(status, json=body, headers=headers)
-        return httpx.Response(200, json=OK)
+        return httpx.Response(200, json=GRANT if request.method == "POST" else OK)
 
     return answer
 
@@ -147,8 +159,8 @@ def test_connect_errors_are_retried_even_for_posts() -> None:
         calls["n"] += 1
         if calls["n"] == 1:
             raise httpx.ConnectError("refused")
-        return httpx.Response(200, json={"id": "g1"})
+        return httpx.Response(200, json=GRANT)
 
     hub, _ = client(answer, naps)
-    assert hub.revoke("g1") == {"id": "g1"}
+    assert hub.revoke("g1").status == "revoked"
     assert calls["n"] == 2 and len(naps) == 1
