@@ -9,6 +9,10 @@ load from other processes on a shared machine hits both alike; latencies of
 all rounds are merged.  Prints markdown.
 
     .venv/bin/python bench/bench_verify.py [--rows 1000000] [--seconds 15] [--clients 32]
+
+``--compare-metrics`` instead serves the app twice, with ``ONESOURCE_METRICS=off`` and
+``on``, and alternates /verify rounds between the two: the ratio is the cost of the
+Prometheus metrics on the hot path, measured in the same run.
 """
 
 from __future__ import annotations
@@ -182,6 +186,7 @@ def main() -> None:
     parser.add_argument("--probes")
     parser.add_argument("--out")
     parser.add_argument("--target", choices=["verify", "trivial"])
+    parser.add_argument("--compare-metrics", action="store_true", help="verify, metrics off vs on")
     args = parser.parse_args()
     if args.mode == "serve":
         serve(args.port)
@@ -204,6 +209,9 @@ def main() -> None:
     setup_s = time.perf_counter() - t0
     probes_path = home / "probes.json"
     probes_path.write_text(json.dumps(hub["probes"]))
+    if args.compare_metrics:
+        compare_metrics(args, env, hub, home, probes_path, setup_s)
+        return
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -327,6 +335,99 @@ def main() -> None:
     )
     print(f"- first call (index build for the version, 2 key/claim columns): {index_s:.2f} s")
     print(f"- every call audited (group commit): {audit.entries} entries, chain ok = {audit.ok}")
+
+
+def compare_metrics(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    hub: dict[str, object],
+    home: Path,
+    probes_path: Path,
+    setup_s: float,
+) -> None:
+    """/verify on two servers of the same hub, metrics off and on, in alternating rounds."""
+    import httpx
+
+    servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    for mode in ("off", "on"):
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "serve", "--port", str(port)],
+            env={**env, "ONESOURCE_METRICS": mode},
+            cwd=REPO,
+        )
+        servers[mode] = (proc, f"http://127.0.0.1:{port}")
+    rounds: dict[str, list[tuple[dict[str, float], list[float]]]] = {"off": [], "on": []}
+
+    def drive(mode: str, seconds: float) -> tuple[dict[str, float], list[float]]:
+        out = home / f"load-{mode}.json"
+        subprocess.run(
+            [sys.executable, __file__, "load", "--url", servers[mode][1], "--key",
+             str(hub["key"]), "--probes", str(probes_path), "--clients", str(args.clients),
+             "--seconds", str(seconds), "--target", "verify", "--out", str(out)],
+            env=env, cwd=REPO, check=True,
+        )  # fmt: skip
+        data = json.loads(out.read_text())
+        return data["result"], data["latencies"]
+
+    try:
+        first = hub["probes"][0]  # type: ignore[index]
+        for _, url in servers.values():
+            wait_until_up(url + "/healthz")
+            warm = httpx.post(
+                url + "/api/exchange/verify",
+                headers={"Authorization": f"Bearer {hub['key']}"},
+                json={
+                    "resource": "population_register",
+                    "key": {"id_number": first["id"]},
+                    "claims": {"name": first["name"], "household_division": first["division"]},
+                    "purpose": "bench",
+                },
+                timeout=120,
+            )
+            assert warm.status_code == 200 and warm.json()["all_match"], warm.text
+        for mode in ("off", "on"):
+            drive(mode, 1.0)  # warm-up, not counted
+        for _ in range(args.rounds):
+            for mode in ("off", "on"):
+                rounds[mode].append(drive(mode, args.seconds / args.rounds))
+        scraped = httpx.get(servers["on"][1] + "/metrics").text
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(timeout=10)
+    off, on = summarize(rounds["off"]), summarize(rounds["on"])
+    ratios = [
+        b["requests"] / b["elapsed"] / (a["requests"] / a["elapsed"])
+        for (a, _), (b, _) in zip(rounds["off"], rounds["on"], strict=True)
+    ]
+    print("## Web metrics: cost on the /verify hot path\n")
+    print(
+        f"Command: `.venv/bin/python bench/bench_verify.py --compare-metrics --rows {args.rows} "
+        f"--seconds {args.seconds:g} --clients {args.clients}`  "
+    )
+    print(
+        f"Machine: {os.cpu_count()} cores. Two uvicorn servers (1 worker each) of the same hub "
+        f"({args.rows:,} persons, {setup_s:.1f} s to write), `ONESOURCE_METRICS=off` and `on`; "
+        f"{args.clients} keep-alive clients; the two alternate in {args.rounds} rounds of "
+        f"{args.seconds / args.rounds:g} s each, after a 1 s warm-up each.\n"
+    )
+    print("| metrics | requests | errors | req/s | mean ms | p50 ms | p99 ms | p99.9 ms |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name, r in (("off", off), ("on", on)):
+        print(
+            f"| {name} | {r['requests']} | {r['errors']} | {r['rps']:.0f} | {r['mean_ms']:.2f} "
+            f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} |"
+        )
+    print()
+    print(
+        f"- throughput ratio on / off: **{on['rps'] / off['rps']:.2f}**; per round: "
+        f"{', '.join(f'{x:.2f}' for x in ratios)}"
+    )
+    counted = [
+        line for line in scraped.splitlines() if line.startswith("onesource_verify_calls_total")
+    ]
+    print(f"- the metrics server counted: {'; '.join(counted)}")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,9 @@ ENTRIES: dict[str, Entry] = {
         0, r"^resource population_register: readers now see version 1 \(\d+ rows\)$"
     ),
     "onesource gc --dry-run": Entry(0, r"^would remove \d+ folder\(s\)"),
+    # the scenario's home has stale resources (never pushed, never ingested): exit 1
+    "onesource alerts check": Entry(1, r"^\d+ alert\(s\)$"),
+    "onesource alerts check --send": Entry(1, r"^sent 0, already sent 0, failed 0$"),
     "onesource up": Entry(0, r"Start Airflow", "help"),
     # consumer applications: the subst submits one as the portal's form would
     "onesource consumer approve ca_7Hq2... --datasets appointments_research": Entry(
