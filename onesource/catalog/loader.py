@@ -411,8 +411,7 @@ def _parse_chunk(paths: list[Path]) -> list[tuple[Path, Any]]:
         try:
             out.append((path, yamlio.read(path, positions=False)))
         except yamlio.YamlProblem as exc:
-            # plain tuples: exceptions with extra __init__ arguments do not unpickle
-            out.append((path, ("yaml-problem", exc.message, exc.line, exc.column, exc.hint)))
+            out.append((path, exc))  # pickles as itself (__reduce__)
     return out
 
 
@@ -447,10 +446,7 @@ def parse_in_parallel(root: Path) -> dict[Path, Any]:
         return {}
     out: dict[Path, Any] = {}
     for part in parts:
-        for path, data in part:
-            if isinstance(data, tuple) and data and data[0] == "yaml-problem":
-                data = yamlio.YamlProblem(data[1], data[2], data[3], data[4])
-            out[path] = data
+        out.update(part)
     return out
 
 

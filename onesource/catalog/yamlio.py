@@ -40,6 +40,10 @@ class YamlProblem(Exception):
         super().__init__(message)
         self.message, self.line, self.column, self.hint = message, line, column, hint
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # crosses the parallel parser's fork pool as itself
+        return (type(self), (self.message, self.line, self.column, self.hint))
+
 
 _BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

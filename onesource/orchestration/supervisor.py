@@ -28,6 +28,9 @@ class Stop(Exception):
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.signum,))
+
 
 @dataclass
 class Child:
