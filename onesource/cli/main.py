@@ -35,6 +35,7 @@ def _mount_optional() -> None:
         ("onesource.cli.exchange", None),  # adds dept/audit
         ("onesource.cli.serve", None),  # adds serve/up
         ("onesource.cli.consumers", "consumer"),
+        ("onesource.cli.doctor", None),  # adds doctor
         ("onesource.cli.backup", None),  # adds backup/restore
         ("onesource.cli.alerts", "alerts"),
         ("onesource.cli.requests", "request"),
