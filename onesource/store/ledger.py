@@ -5,7 +5,9 @@ Commit protocol (the only way a version becomes visible):
 1. the writer has finished its files in ``_staging/<run>.<token>/``;
 2. in one DB transaction: take the next number N, rename the staging folder
    to ``<area>/<subject>/v<N>-<run>/``, insert the version row and move the
-   ``current_versions`` pointer; commit;
+   ``current_versions`` pointer; commit.  On object stores (no rename: a copy
+   of every object) the folder is copied to the expected N *before* the
+   transaction, so that its locks are not held while a large version copies;
 3. if another writer took N first, the unique constraint on
    (kind, subject, number) refuses the insert: rename to N+1 and retry.
 
@@ -137,6 +139,8 @@ class VersionLedger:
         size = self.warehouse.size(staging)
         self.warehouse.seal(staging)  # fsync outside the transaction that holds the lock
         placed = staging
+        if not self.warehouse.local:
+            placed = self._place_early(kind, subject, run_id, staging)
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with session(self.engine, write=True) as ses:
@@ -180,6 +184,24 @@ class VersionLedger:
             f"could not commit a version of {kind} {subject!r} after {MAX_ATTEMPTS} attempts",
             hint=f"too many concurrent writers; the files wait at {self.warehouse.uri(placed)}",
         )
+
+    def _place_early(self, kind: str, subject: str, run_id: str, staging: str) -> str:
+        """Copy the staged objects to the number the commit will most likely take.
+
+        Object stores have no rename: publishing copies every object.  Done inside the
+        transaction, the copy of a large version held the DB's write lock (SQLite) or the
+        subject's lock (PostgreSQL) all along; done here, the transaction only checks and
+        inserts.  If another writer takes that number first, the loop copies once more.
+        """
+        with session(self.engine) as ses:
+            number = self._next_number(ses, kind, subject)
+        rel = f"{AREA_OF_KIND[kind]}/{subject}/v{number}-{run_id}"
+        try:
+            self.warehouse.publish(staging, rel, seal=False)
+        except BaseException:
+            self.warehouse.remove(rel)  # a copy cut short; the staged objects are intact
+            raise
+        return rel
 
     @staticmethod
     def _check_run(ses: Any, run_id: str) -> None:

@@ -272,3 +272,34 @@ def test_a_small_range_read_fetches_a_bounded_block(s3_store: Store) -> None:
     finally:
         del fs._call_s3  # type: ignore[attr-defined]
     assert fetched and max(fetched) <= (4 << 20) + 13  # the bytes asked for and one block
+
+
+def test_the_copy_runs_outside_the_metadata_db_write_lock(
+    s3_store: Store, rows: Callable[..., pa.Table], commit: Callable[..., int]
+) -> None:
+    """S3 has no rename: a commit copies every object.  Inside the commit's DB transaction
+    that held SQLite's write lock (and on PostgreSQL the subject's lock) for as long as the
+    copy of a large version took: every other writer and heartbeat waited."""
+    import sqlite3
+
+    commit(s3_store, "people", rows(0, 2))
+    db = s3_store.metadata_url.removeprefix("sqlite:///")
+    copy = s3_store.warehouse._copy_tree
+    locked: list[bool] = []
+
+    def spy(src: str, dst: str) -> None:
+        probe = sqlite3.connect(db, timeout=0)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            locked.append(False)
+        except sqlite3.OperationalError:  # database is locked
+            locked.append(True)
+        finally:
+            probe.close()
+        copy(src, dst)
+
+    s3_store.warehouse._copy_tree = spy  # type: ignore[method-assign]
+    assert commit(s3_store, "people", rows(5, 3)) == 2
+    assert locked == [False]
+    assert s3_store.read("resource", "people").equals(rows(5, 3))
