@@ -155,13 +155,13 @@ def portal_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture
-def client(portal_home: Path):  # type: ignore[no-untyped-def]
+def client(portal_home: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     from fastapi.testclient import TestClient
 
     from onesource.web.app import create_app
     from onesource.web.deps import reset_caches
 
-    os.environ["ONESOURCE_HOME"] = str(portal_home)
+    monkeypatch.setenv("ONESOURCE_HOME", str(portal_home))  # restored after the test
     reset_caches()
     return TestClient(create_app())
 

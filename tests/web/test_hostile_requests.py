@@ -3,7 +3,6 @@ no keys in URLs, docs that work with no internet."""
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections.abc import Iterator
@@ -22,12 +21,12 @@ DOWNLOAD = "/datasets/grid_events_open/download/data.csv"
 
 
 @pytest.fixture
-def portal(portal_home: Path) -> Iterator[TestClient]:
+def portal(portal_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     """The demo portal (every release published once), built from the current environment."""
     from onesource.web.app import create_app
     from onesource.web.deps import reset_caches
 
-    os.environ["ONESOURCE_HOME"] = str(portal_home)
+    monkeypatch.setenv("ONESOURCE_HOME", str(portal_home))  # restored after the test
     reset_caches()
     yield TestClient(create_app())
     reset_caches()
