@@ -286,3 +286,16 @@ def test_open_api_uses_the_same_search(client: Any) -> None:
     assert [i["id"] for i in body["items"]] == ["hotline_tickets_monthly"]
     ids = [i["id"] for i in client.get("/api/open/datasets", params={"q": "公司"}).json()["items"]]
     assert ids[0] == "business_register_open"
+
+
+def test_cached_listings_follow_a_new_version(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onesource.store import Store
+    from onesource.web.deps import get_catalog
+    from onesource.web.portal import listing
+
+    store, catalog = Store.open(), get_catalog()
+    monkeypatch.setattr(listing, "SNAPSHOT_SECONDS", 0.0)
+    first = listing._catalogue(store, catalog)[3]
+    assert listing._catalogue(store, catalog)[3] == first  # nothing changed: same pages
+    monkeypatch.setattr(listing, "current_numbers", lambda store: {"grid_events_open": 2})
+    assert listing._catalogue(store, catalog)[3] != first  # a version moved: pages rebuilt

@@ -11,12 +11,15 @@ current version number, so a listing of 500 datasets does not open 1,500 files p
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from cachetools import LRUCache
 from markupsafe import Markup
 
 from onesource.store import Store
@@ -40,6 +43,9 @@ THEMES = {
     "education": ("教育", "Education"),
     "social_security": ("社会保障", "Social security"),
     "civil_affairs": ("民政", "Civil affairs"),
+    "hrss": ("人力资源和社会保障", "Employment and social security"),
+    "geospatial": ("自然资源和空间地理", "Natural resources and geospatial"),
+    "e_licence": ("电子证照", "Electronic licences"),
 }
 ENTRY_KIND = ("entry", "目录条目（无数据）", "catalogue entry (no data)")
 
@@ -69,6 +75,9 @@ class Item:
     summary_html: Markup = Markup("")
     matches: list[Markup] = field(default_factory=list)
 
+    values: tuple[str, ...] = ()  # facet values, in FACETS order
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # lang -> facet labels
+
     def facet(self, key: str) -> str:
         if key == "kind":
             return self.kind[0]
@@ -77,6 +86,11 @@ class Item:
         if key == "cycle":
             return str(self.cycle.value)
         return str(getattr(self, key))
+
+    def indexed(self) -> Item:
+        self.values = tuple(self.facet(k) for k in FACETS)
+        self.labels = {lg: tuple(_label(k, self, lg) for k in FACETS) for lg in ("zh", "en")}
+        return self
 
 
 @dataclass
@@ -110,9 +124,57 @@ def current_numbers(store: Store) -> dict[str, int]:
         return {subject: number for subject, number in rows}
 
 
-def datasets(store: Store, catalog: Catalog) -> list[Dataset]:
+# the listing reads the version pointers at most once a second per store (as the rows API
+# does): a publication shows on the home page within a second; dataset pages are exact
+SNAPSHOT_SECONDS = 1.0
+_snapshots: dict[str, tuple[float, dict[str, int]]] = {}
+_generations = itertools.count()  # one number per built catalogue: part of every page key
+_catalogues: dict[
+    tuple[str, int], tuple[frozenset[tuple[str, int]], Catalog, tuple[Item, ...], int]
+] = {}
+
+
+# built listings by (catalogue generation, query, facets, sort, page, lang): a listing
+# is immutable once built; bounded, since the key is what a client sends
+_pages: LRUCache[tuple[Any, ...], Listing] = LRUCache(maxsize=512)
+
+
+def snapshot(store: Store) -> dict[str, int]:
+    """``current_numbers``, re-read when older than ``SNAPSHOT_SECONDS``."""
+    now = time.monotonic()
+    seen = _snapshots.get(store.metadata_url)
+    if seen is None or now - seen[0] >= SNAPSHOT_SECONDS:
+        seen = _snapshots[store.metadata_url] = (now, current_numbers(store))
+    return seen[1]
+
+
+def catalogue(store: Store, catalog: Catalog) -> tuple[Item, ...]:
+    """Every listable item, rebuilt when the catalog or a current version changed."""
+    return _catalogue(store, catalog)[2]
+
+
+def _catalogue(
+    store: Store, catalog: Catalog
+) -> tuple[frozenset[tuple[str, int]], Catalog, tuple[Item, ...], int]:
+    numbers = snapshot(store)
+    key, state = (store.metadata_url, id(catalog)), frozenset(numbers.items())
+    hit = _catalogues.get(key)
+    if hit is not None and hit[0] == state and hit[1] is catalog:
+        return hit
+    built = tuple(it.indexed() for it in items(store, catalog, numbers))
+    entry = (state, catalog, built, next(_generations))
+    with _cards_lock:
+        if len(_catalogues) > 8:
+            _catalogues.clear()
+        _catalogues[key] = entry
+    return entry
+
+
+def datasets(
+    store: Store, catalog: Catalog, numbers: dict[str, int] | None = None
+) -> list[Dataset]:
     """Every release as a portal dataset, rebuilt only when its current version changed."""
-    numbers = current_numbers(store)
+    numbers = current_numbers(store) if numbers is None else numbers
     out = []
     for rel in catalog.releases.values():
         key = (store.metadata_url, id(catalog), rel.name)
@@ -146,10 +208,10 @@ def download_counts(store: Store) -> dict[str, int]:
     return counts(store) if counts else {}
 
 
-def items(store: Store, catalog: Catalog) -> list[Item]:
+def items(store: Store, catalog: Catalog, numbers: dict[str, int] | None = None) -> list[Item]:
     """Every listable thing: datasets, then the catalogue entries the settings allow."""
     out = []
-    for ds in datasets(store, catalog):
+    for ds in datasets(store, catalog, numbers):
         r = ds.release
         out.append(
             Item(
@@ -215,7 +277,10 @@ def _default_rank(item: Item) -> tuple[int, str]:
 
 
 def sort_items(
-    found: list[Item], sort: str, counts: Callable[[], dict[str, int]], searched: bool
+    found: list[Item],
+    sort: str,
+    counts: Callable[[], dict[str, int]],
+    scores: dict[str, float] | None = None,
 ) -> list[Item]:
     """Order items; ``downloads`` reads the counts only when asked for (ties: newest)."""
     by_name = sorted(found, key=lambda i: i.name)
@@ -227,8 +292,8 @@ def sort_items(
         n = counts()
         newest = sorted(by_name, key=lambda i: i.newest, reverse=True)
         return sorted(newest, key=lambda i: -n.get(i.name, 0) if i.dataset else 1)
-    if searched:
-        return sorted(found, key=lambda i: (-i.score, i.key))
+    if scores:
+        return sorted(found, key=lambda i: (-scores.get(i.key, 0.0), i.key))
     return sorted(found, key=_default_rank)
 
 
@@ -243,59 +308,58 @@ def listing(
     per_page: int = PER_PAGE,
 ) -> Listing:
     """Filter, count facets (each facet counted under the other facets' choices), sort, page."""
-    everything = items(store, catalog)
+    everything: list[Item] = list(catalogue(store, catalog))
+    scores: dict[str, float] = {}
     if hits is not None:
-        by_key = {h.key: h for h in hits}
-        everything = [i for i in everything if i.key in by_key]
-        for it in everything:
-            hit = by_key[it.key]
-            it.score = hit.score
+        scores = {h.key: h.score for h in hits}
+        everything = [i for i in everything if i.key in scores]
     chosen = {k: v for k, v in selected.items() if v and k in FACETS}
-
-    def keep(it: Item, skip: str = "") -> bool:
-        return all(it.facet(k) == v for k, v in chosen.items() if k != skip)
-
+    wanted = tuple(chosen.get(k) for k in FACETS)
+    lg = "en" if lang == "en" else "zh"
+    counts: list[dict[str, list[Any]]] = [{} for _ in FACETS]
+    found = []
+    for it in everything:
+        # an item counts in facet f when it passes every choice except f's own
+        misses = [f for f, w in enumerate(wanted) if w is not None and it.values[f] != w]
+        if len(misses) > 1:
+            continue
+        if not misses:
+            found.append(it)
+        for f in misses or range(len(FACETS)):
+            slot = counts[f].setdefault(it.values[f], [it.labels[lg][f], 0])
+            slot[1] += 1
     facets: dict[str, list[tuple[str, str, int]]] = {}
-    for key in FACETS:
-        counts: dict[str, tuple[str, int]] = {}
-        for it in everything:
-            if keep(it, key):
-                value = it.facet(key)
-                label, n = counts.get(value, (_label(key, it, lang), 0))
-                counts[value] = (label, n + 1)
-        if key in chosen and chosen[key] not in counts:
-            counts[chosen[key]] = (chosen[key], 0)
-        facets[key] = sorted(((v, lab, n) for v, (lab, n) in counts.items()), key=lambda x: x[1])
-    found = [it for it in everything if keep(it)]
+    for f, key in enumerate(FACETS):
+        if key in chosen and chosen[key] not in counts[f]:
+            counts[f][chosen[key]] = [chosen[key], 0]
+        facets[key] = sorted(((v, lab, n) for v, (lab, n) in counts[f].items()), key=lambda x: x[1])
     if sort not in SORTS:
         sort = "relevance"
-    ordered = sort_items(found, sort, lambda: download_counts(store), hits is not None)
+    ordered = sort_items(found, sort, lambda: download_counts(store), scores)
     pages = max(1, math.ceil(len(ordered) / per_page))
     page = min(max(page, 1), pages)
-    shown = ordered[(page - 1) * per_page : page * per_page]
-    if hits is not None:
-        by_key = {h.key: h for h in hits}
-        for it in shown:
-            _decorate(it, by_key[it.key], lang)
-    else:
-        for it in shown:
-            it.title_html = highlight(it.title_en if lang == "en" else it.title, ())
-            it.summary_html = highlight(it.summary, ())
-            it.matches = []
+    by_key = {h.key: h for h in hits or ()}
+    shown = [
+        _decorate(replace(it, score=scores.get(it.key, 0.0)), by_key.get(it.key), lang)
+        for it in ordered[(page - 1) * per_page : page * per_page]
+    ]
     not_open = sum(1 for it in found if it.dataset is None and it.open_class is not OpenClass.open)
     return Listing(shown, len(found), page, pages, sort, facets, chosen, not_open)
 
 
-def _decorate(it: Item, hit: Hit, lang: str) -> None:
-    it.title_html = highlight(it.title_en if lang == "en" else it.title, hit.terms)
-    it.summary_html = highlight(it.summary, hit.terms)
+def _decorate(it: Item, hit: Hit | None, lang: str) -> Item:
+    """A copy of a cached item for one page: highlighted title, summary, why it matched."""
+    terms = hit.terms if hit is not None else ()
+    it.title_html = highlight(it.title_en if lang == "en" else it.title, terms)
+    it.summary_html = highlight(it.summary, terms)
     # why it matched, when the title and summary do not show it (a field, a code label)
     shown = (it.title + " " + it.title_en + " " + it.summary).lower()
     it.matches = [
-        highlight(text, hit.terms)
-        for _, text in hit.matches
-        if any(t in text.lower() and t not in shown for t in hit.terms)
+        highlight(text, terms)
+        for _, text in (hit.matches if hit is not None else [])
+        if any(t in text.lower() and t not in shown for t in terms)
     ][:4]
+    return it
 
 
 def page_context(
@@ -312,10 +376,18 @@ def page_context(
 
     from onesource.web.portal.common import index_for
 
-    query = q.strip()[:100]
-    hits = index_for(catalog).search(query) if query else None
+    query = " ".join(q.split())[:100]
     number = int(page) if page.isdigit() and len(page) < 6 else 1
-    result = listing(store, catalog, hits, selected, sort or "", number, lang)
+    chosen = tuple(sorted((k, v[:100]) for k, v in selected.items() if v and k in FACETS))
+    generation = _catalogue(store, catalog)[3]  # changes with the catalog and any version
+    key = (generation, query, chosen, sort, number, lang)
+    with _cards_lock:
+        result = _pages.get(key)
+    if result is None or sort == "downloads":  # download counts move without a new version
+        hits = index_for(catalog).search(query) if query else None
+        result = listing(store, catalog, hits, dict(chosen), sort or "", number, lang)
+        with _cards_lock:
+            _pages[key] = result
     base = {"q": query, **result.selected, "lang": lang}
     if sort:
         base["sort"] = result.sort
@@ -324,12 +396,45 @@ def page_context(
         params = {**base, **change}
         return "/?" + urlencode({k: v for k, v in params.items() if v not in ("", None, 1)})
 
-    return {"q": query, "result": result, "link": link, "sorts": SORTS}
+    return {"q": query, "result": result, "link": link, "sorts": SORTS, "key": key}
+
+
+_bodies: LRUCache[tuple[Any, ...], bytes] = LRUCache(maxsize=256)
+
+
+def home_page(
+    request: Any,
+    store: Store,
+    catalog: Catalog,
+    q: str,
+    selected: dict[str, str],
+    sort: str,
+    page: str,
+) -> Any:
+    """The rendered home page; the same listing asked the same way is served from memory."""
+    from fastapi.responses import HTMLResponse
+
+    from onesource.web.portal.common import lang, render
+
+    lg = lang(request)
+    ctx = page_context(store, catalog, q, selected, sort, page, lg)
+    key = (ctx.pop("key"), request.url.query, lg)  # the language switch link repeats the query
+    with _cards_lock:
+        body = _bodies.get(key)
+    if body is None or sort == "downloads":
+        response = render(request, "home.html", catalog=catalog, **ctx)
+        with _cards_lock:
+            _bodies[key] = bytes(response.body)
+        return response
+    response = HTMLResponse(body)
+    if request.query_params.get("lang") in ("zh", "en"):  # as render() does
+        response.set_cookie("lang", lg, max_age=365 * 86400, samesite="lax")
+    return response
 
 
 def by_department(store: Store, catalog: Catalog) -> list[tuple[Any, list[Item]]]:
     """(department, its items: datasets first, then catalogue entries) for every department."""
     groups: dict[str, list[Item]] = {code: [] for code in catalog.departments}
-    for it in sorted(items(store, catalog), key=_default_rank):
+    for it in sorted(catalogue(store, catalog), key=_default_rank):
         groups.setdefault(it.department, []).append(it)
     return [(catalog.departments[c], its) for c, its in groups.items() if c in catalog.departments]

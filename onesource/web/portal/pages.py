@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from onesource.web.deps import CatalogDep, StoreDep
 from onesource.web.portal import csrf
-from onesource.web.portal.common import check_name, lang, render
+from onesource.web.portal.common import check_name, render
 from onesource.web.portal.listing import datasets
 from onesource.web.portal.model import dataset
 from schemas.vocab import OpenClass
@@ -32,7 +32,7 @@ def home(
     kind: str = "",
 ) -> Any:
     """The open catalogue: search, facets with counts, sorting, pages (onesource.web.portal.listing)."""
-    from onesource.web.portal.listing import page_context
+    from onesource.web.portal.listing import home_page
 
     facets = {
         "department": department,
@@ -41,8 +41,7 @@ def home(
         "open_class": open_class,
         "kind": kind,
     }
-    ctx = page_context(store, catalog, q, facets, sort, page, lang(request))
-    return render(request, "home.html", catalog=catalog, **ctx)
+    return home_page(request, store, catalog, q, facets, sort, page)
 
 
 @router.get("/datasets/{name}", response_class=HTMLResponse)
