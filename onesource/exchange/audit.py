@@ -173,6 +173,32 @@ class AuditLog:
         self._checkpoint_due = threading.Event()
         self._checkpoint_done = threading.Event()
         self._checkpointer: threading.Thread | None = None
+        self._closing = False  # close(): the writer and the WAL checkpointer stop when idle
+
+    def close(self, timeout: float = 30.0) -> bool:
+        """Write what is queued, checkpoint the newest entry, stop the background threads.
+
+        The writer and the WAL checkpointer otherwise end only after 10 idle seconds;
+        the web app's shutdown and tests call this so that none is left running. A later
+        ``submit`` starts a writer again. False when a thread did not stop in ``timeout``.
+        """
+        with self._cond:
+            self._closing = True
+            writer = self._writer
+            self._cond.notify_all()
+        try:
+            if writer is not None:
+                writer.join(timeout)
+            with self._cond:
+                checkpointer = self._checkpointer
+            if checkpointer is not None:
+                self._checkpoint_due.set()  # wake it: one last catch-up, then it ends
+                checkpointer.join(timeout)
+            self.anchor()
+            return not any(t is not None and t.is_alive() for t in (writer, checkpointer))
+        finally:
+            with self._cond:
+                self._closing = False
 
     def _ins(self) -> _Insert:
         ins = self._insert
@@ -410,7 +436,7 @@ class AuditLog:
         try:
             while True:
                 with self._cond:
-                    if not self._queue:
+                    if not self._queue and not self._closing:
                         self._cond.wait(timeout=min(10.0, self.settings.checkpoint_seconds))
                     idle = not self._queue
                 if idle:
@@ -536,6 +562,8 @@ class AuditLog:
                 log.warning("audit: WAL checkpoint failed; SQLite retries on a later commit")
             else:
                 self._checkpoint_done.set()
+            if self._closing:
+                break
         with self._cond:
             if self._checkpointer is threading.current_thread():
                 self._checkpointer = None

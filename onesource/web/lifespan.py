@@ -4,8 +4,8 @@ uvicorn stops gracefully on SIGTERM and SIGINT (in-flight requests finish, the l
 shutdown runs) and then re-raises the signal; for SIGTERM the default handler kills the
 process at once, so ``atexit`` handlers never run.  The shutdown step of the lifespan
 runs before that, under every server (``onesource serve``, ``up``, gunicorn workers):
-the per-address summaries of unauthenticated calls are appended, then the newest entry
-gets its signed checkpoint.
+the per-address summaries of unauthenticated calls are appended, then the audit writer
+closes: queued entries written, the newest entry checkpointed, its threads stopped.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def write_pending(app: Any) -> int:
         written = ex.flush_summaries()
     except Exception:  # the checkpoint below must still be attempted
         log.exception("shutdown: could not write the unauthenticated-call summaries")
-    ex.audit.anchor()
+    ex.audit.close()  # queued entries written, the newest checkpointed, its threads stopped
     return written
 
 
