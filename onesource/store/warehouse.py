@@ -29,6 +29,7 @@ import pyarrow.fs as pafs
 from fsspec.implementations.local import LocalFileSystem
 
 from onesource.store.errors import StoreError
+from schemas.errors import TransientError
 
 STAGING = "_staging"
 READ_BLOCK = 4 << 20  # bytes an object-store read fetches ahead (one GET per block)
@@ -50,6 +51,12 @@ class WarehouseFullError(WarehouseError):
     """The filesystem refused a write: no space left on the device (or quota exceeded)."""
 
     code = "warehouse-disk-full"
+
+
+class WarehouseUnavailableError(TransientError):
+    """The object store behind the warehouse could not be reached (network, endpoint, outage)."""
+
+    code = "warehouse-unavailable"
 
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
@@ -111,7 +118,33 @@ class Warehouse:
         self.arrow_fs: pafs.FileSystem = (
             pafs.LocalFileSystem() if self.local else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
         )
-        self.fs.makedirs(self.root, exist_ok=True)
+        if self.local:
+            self.fs.makedirs(self.root, exist_ok=True)
+        else:
+            self._reach()
+
+    def _reach(self) -> None:
+        # the first call to an object store: say which warehouse and what to check, not a
+        # bare botocore EndpointConnectionError or AccessDenied
+        try:
+            self.fs.makedirs(self.root, exist_ok=True)
+        except Exception as exc:
+            if isinstance(exc, PermissionError) or "Credentials" in type(exc).__name__:
+                raise self._refused_keys(exc) from exc
+            raise WarehouseUnavailableError(
+                f"warehouse {self.url}: the object store cannot be reached "
+                f"({type(exc).__name__}: {exc})",
+                hint="check ONESOURCE_WAREHOUSE, the endpoint (AWS_ENDPOINT_URL) and that the "
+                "store is up; nothing was read or written",
+            ) from exc
+
+    def _refused_keys(self, exc: Exception) -> WarehouseError:
+        return WarehousePermissionError(
+            f"warehouse {self.url}: the object store refused the hub's credentials "
+            f"({type(exc).__name__}: {exc})",
+            hint="check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the instance role) and "
+            "that they may list, read, write and delete under the prefix",
+        )
 
     def __repr__(self) -> str:
         return f"Warehouse({self.url!r})"

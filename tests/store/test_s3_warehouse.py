@@ -22,7 +22,7 @@ import pytest
 
 from onesource.store import Store, uploads
 from onesource.store.ledger import PAUSE_ENV, PAUSE_MARKER_ENV
-from tests.s3.server import new_bucket
+from tests.s3.server import KEYS, new_bucket
 
 REPO = Path(__file__).resolve().parents[2]
 ONESOURCE = Path(sys.executable).with_name("onesource")
@@ -303,3 +303,34 @@ def test_the_copy_runs_outside_the_metadata_db_write_lock(
     assert commit(s3_store, "people", rows(5, 3)) == 2
     assert locked == [False]
     assert s3_store.read("resource", "people").equals(rows(5, 3))
+
+
+@pytest.mark.parametrize(
+    ("keys", "said"),
+    [
+        (KEYS, "the object store cannot be reached (EndpointConnectionError"),
+        ({}, "the object store refused the hub's credentials (NoCredentialsError"),
+    ],
+    ids=["unreachable", "no-credentials"],
+)
+def test_a_store_that_cannot_be_used_is_named_with_what_to_check(
+    keys: dict[str, str], said: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        keys,
+        ONESOURCE_HOME=str(tmp_path),
+        ONESOURCE_WAREHOUSE="s3://city-hub/warehouse",
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # discard port: nothing listens
+        AWS_MAX_ATTEMPTS="1",
+        AWS_EC2_METADATA_DISABLED="true",  # no instance role to ask for here
+        AWS_CONFIG_FILE=str(tmp_path / "none"),
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
+    )
+    done = subprocess.run(
+        [str(ONESOURCE), "runs"], env=env, capture_output=True, text=True, timeout=120
+    )
+    out = " ".join((done.stdout + done.stderr).split())
+    assert done.returncode == 1, out
+    assert f"Error: warehouse s3://city-hub/warehouse: {said}" in out
+    assert ("AWS_ENDPOINT_URL" if keys else "AWS_ACCESS_KEY_ID") in out
