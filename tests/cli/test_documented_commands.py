@@ -42,6 +42,7 @@ class Entry:
     mode: str = "run"  # run | server (started, used, stopped with SIGINT) | help
     extra: tuple[str, ...] = ()  # appended arguments (speed, free ports), said here
     subst: Callable[[Ctx], dict[str, str]] | None = None  # placeholders -> real values
+    home: Callable[[Ctx], Hub] | None = None  # run in another home (a fresh machine)
 
 
 def _students_run(ctx: Ctx) -> dict[str, str]:
@@ -108,6 +109,21 @@ def _data_request(ctx: Ctx, department: str | None = "grid") -> dict[str, str]:
     return {"rq_Q3v9...": done.id}
 
 
+def _backup_path(ctx: Ctx) -> dict[str, str]:
+    return {"/srv/backups/onesource-2026-11-30.tar.gz": str(ctx["hub"].home / "backup.tar.gz")}
+
+
+def _fresh_machine(ctx: Ctx) -> Hub:
+    """An empty home whose key folder the operator restored (keys are never in backups)."""
+    import shutil
+
+    if "fresh" not in ctx:
+        home = ctx["hub"].home
+        ctx["fresh"] = Hub.create(home.with_name(home.name + "-fresh"))
+        shutil.copytree(home / "keys", ctx["fresh"].home / "keys")
+    return ctx["fresh"]  # type: ignore[no-any-return]
+
+
 RUN_ID = r"\b01[0-9A-HJKMNP-TV-Z]{24}\b"
 
 # scenario order: each entry may rely on the ones before it
@@ -162,6 +178,21 @@ ENTRIES: dict[str, Entry] = {
         0, r'"department": "edu"'
     ),
     "onesource audit checkpoint": Entry(0, r"^signed a checkpoint of seq \d+:[0-9a-f]{64}$"),
+    # the archive goes into the scenario's home; the restore runs on a fresh machine
+    "onesource backup /srv/backups/onesource-2026-11-30.tar.gz --with-data": Entry(
+        0, r"^wrote .*backup\.tar\.gz \([\d,]+ bytes\): sqlite DB", subst=_backup_path
+    ),
+    "onesource restore /srv/backups/onesource-2026-11-30.tar.gz --check": Entry(
+        0, r"^checked against .*: \d+ versions match their checksums$", subst=_backup_path
+    ),
+    "onesource restore /srv/backups/onesource-2026-11-30.tar.gz": Entry(
+        0,
+        r"^restored .*: \d+ versions match their checksums$",
+        subst=_backup_path,
+        home=_fresh_machine,
+    ),
+    "onesource doctor": Entry(0, r"^doctor: ok \(0 failed"),
+    "onesource doctor --json": Entry(0, r'"name": "database", "status": "ok"'),
     "onesource dept require-signing edu": Entry(0, r"^edu now requires signed requests"),
     "onesource dept key signing-secret edu 3f9a1c2b": Entry(
         0, r"^oss_\w+_[0-9a-f]{64}$", subst=_active_key
@@ -260,7 +291,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
             if entry.mode == "server":
                 result = _run_server(hub, cmd, args, ctx)
             else:
-                result = hub.run(*args, timeout=600)
+                result = (entry.home(ctx) if entry.home else hub).run(*args, timeout=600)
             if result is not None:
                 ctx["results"][cmd] = result
             if cmd in ("onesource dept key issue edu", "onesource dept key rotate edu"):
