@@ -111,15 +111,14 @@ def test_bad_allow_list_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_verify_outcomes_caches_and_audit_are_counted(hub: Hub) -> None:
     client = TestClient(hub.app)
     grant(hub, ["name", "household_division", "id_number"])
-    match, mismatch = value("onesource_verify_calls_total", outcome="match"), value(
-        "onesource_verify_calls_total", outcome="mismatch"
+    match, mismatch = (
+        value("onesource_verify_calls_total", outcome="match"),
+        value("onesource_verify_calls_total", outcome="mismatch"),
     )
     hits = value("onesource_cache_lookups_total", cache="keys", result="hit")
     written = value("onesource_audit_entries_written_total")
     lags = value("onesource_audit_write_lag_seconds_count")
-    calls = value(
-        "onesource_http_requests_total", route=URL, method="POST", status="200"
-    )
+    calls = value("onesource_http_requests_total", route=URL, method="POST", status="200")
     for _ in range(3):
         assert client.post(URL, json=body(hub), headers=auth(hub, "edu")).status_code == 200
     client.post(URL, json=body(hub, name="nobody"), headers=auth(hub, "edu"))
@@ -134,3 +133,22 @@ def test_verify_outcomes_caches_and_audit_are_counted(hub: Hub) -> None:
     assert value("onesource_audit_entries_written_total") >= written + 4
     assert value("onesource_audit_write_lag_seconds_count") > lags
     assert value("onesource_audit_queue_entries") >= 0
+
+
+def test_several_processes_are_summed(tmp_path: Path) -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, /metrics sums what every worker process counted."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = (
+        "from onesource import metrics as m; "
+        "m.HTTP_REQUESTS.labels('/x', 'GET', '200').inc(); m.AUDIT_QUEUE.inc(2)"
+    )
+    for _ in range(2):  # two workers, one after the other (a dead worker's counts stay)
+        subprocess.run([sys.executable, "-c", count], env=env, check=True)
+    show = "from onesource.web.metrics import exposition; print(exposition()[0].decode())"
+    text = subprocess.run(
+        [sys.executable, "-c", show], env=env, check=True, capture_output=True, text=True
+    ).stdout
+    assert 'onesource_http_requests_total{method="GET",route="/x",status="200"} 2.0' in text
