@@ -135,10 +135,12 @@ def test_verify_outcomes_caches_and_audit_are_counted(hub: Hub) -> None:
     assert value("onesource_audit_queue_entries") >= 0
 
 
-def test_several_processes_are_summed(tmp_path: Path) -> None:
+def test_several_processes_are_summed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With PROMETHEUS_MULTIPROC_DIR, /metrics sums what every worker process counted."""
     import os
     import subprocess
+
+    from onesource.web.metrics import exposition
 
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
     count = (
@@ -147,8 +149,6 @@ def test_several_processes_are_summed(tmp_path: Path) -> None:
     )
     for _ in range(2):  # two workers, one after the other (a dead worker's counts stay)
         subprocess.run([sys.executable, "-c", count], env=env, check=True)
-    show = "from onesource.web.metrics import exposition; print(exposition()[0].decode())"
-    text = subprocess.run(
-        [sys.executable, "-c", show], env=env, check=True, capture_output=True, text=True
-    ).stdout
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))  # read at scrape time
+    text = exposition()[0].decode()
     assert 'onesource_http_requests_total{method="GET",route="/x",status="200"} 2.0' in text
