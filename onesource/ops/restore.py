@@ -351,9 +351,11 @@ def _install(
             t.warehouse.publish(staging, v["path"])
             undo.append(lambda p=v["path"]: t.warehouse.remove(p))  # type: ignore[misc]
         if "://" in t.checkpoints:
-            _merge_checkpoint_objects(t.checkpoints, work / CHECKPOINTS_DIR, undo)
-        elif (work / CHECKPOINTS_FILE).exists():
-            moved = _write_aside(work / CHECKPOINTS_FILE, Path(t.checkpoints), stamp, undo)
+            _merge_checkpoint_objects(t.checkpoints, _archived_checkpoints(work), undo)
+        elif _archived_checkpoints(work):
+            lines = work / "checkpoint-lines"
+            lines.write_text("".join(_archived_checkpoints(work)), encoding="utf-8")
+            moved = _write_aside(lines, Path(t.checkpoints), stamp, undo)
             kept += [moved] if moved else []
         if (
             (work / LOG_ID_MEMBER).exists()
@@ -379,23 +381,40 @@ def _install(
     return kept
 
 
-def _merge_checkpoint_objects(location: str, folder: Path, undo: list[Callable[[], None]]) -> None:
-    """Put the archive's checkpoint objects the prefix lacks; refuse one that differs."""
+def _archived_checkpoints(work: Path) -> list[str]:
+    """The archive's checkpoint lines, whether the source kept a file or objects."""
+    if (work / CHECKPOINTS_FILE).exists():
+        text = (work / CHECKPOINTS_FILE).read_text(encoding="utf-8")
+        return [line + "\n" for line in text.splitlines() if line.strip()]
+    folder = work / CHECKPOINTS_DIR
+    if not folder.exists():
+        return []
+    texts = (p.read_text(encoding="utf-8").strip() for p in sorted(folder.iterdir()))
+    return [text + "\n" for text in texts if text]
+
+
+def _merge_checkpoint_objects(
+    location: str, lines: list[str], undo: list[Callable[[], None]]
+) -> None:
+    """Add each archived checkpoint the prefix does not hold yet, one object each."""
+    import json
+
     import fsspec
 
-    if not folder.exists():
+    from onesource.exchange.checkpoints import CheckpointStore
+
+    if not lines:
         return
+    held = {text for _, text in CheckpointStore(location).lines()}
     fs, root = fsspec.core.url_to_fs(location)
     fs.makedirs(root, exist_ok=True)
-    for path in sorted(folder.iterdir()):
-        name = f"{root.rstrip('/')}/{path.name}"
-        data = path.read_bytes()
-        if fs.exists(name):
-            if fs.cat_file(name) != data:
-                raise BackupError(
-                    f"checkpoint object {name} differs from the backup's copy",
-                    hint="checkpoints are append-only: investigate before restoring",
-                )
+    for line in lines:
+        if line.strip() in held:
             continue
-        fs.pipe_file(name, data)
+        try:
+            seq = int(json.loads(line)["seq"])
+        except (ValueError, KeyError, TypeError):
+            seq = 0
+        name = f"{root.rstrip('/')}/{seq:020d}-restored-{secrets.token_hex(4)}.json"
+        fs.pipe_file(name, line.encode())
         undo.append(lambda n=name: fs.rm(n))  # type: ignore[misc]

@@ -178,6 +178,15 @@ def _refused(source: Source, tmp_path: Path, archive: Path, *needles: str) -> No
     assert not (hub.home / "warehouse" / "curated").exists()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_settings() -> Iterator[None]:
+    """Tests that point this process at a home (``use_env``) leave no cached settings."""
+    from onesource.settings import get_settings
+
+    yield
+    get_settings.cache_clear()
+
+
 def use_env(monkeypatch: pytest.MonkeyPatch, hub: Hub) -> None:
     """Point this process's settings at ``hub`` (for calls that need no subprocess)."""
     from onesource.settings import get_settings
@@ -376,3 +385,22 @@ def test_missing_pg_dump_is_named(tmp_path: Path) -> None:
     assert out.returncode == 1, out.stdout + out.stderr
     assert "need pg_dump on PATH" in out.stderr and "postgresql-client" in out.stderr
     assert not (tmp_path / "x.tar.gz").exists()
+
+
+def test_checkpoints_restore_into_an_object_store_prefix(
+    source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The source kept a checkpoint file; the new deployment keeps one object per checkpoint
+    (an fsspec URL): the restored log verifies against the objects."""
+    import uuid
+
+    from onesource.ops.restore import restore
+
+    hub = fresh(source, tmp_path / "dst")
+    hub.env["ONESOURCE_AUDIT_CHECKPOINTS"] = f"memory://cp-{uuid.uuid4().hex[:8]}/hub1"
+    use_env(monkeypatch, hub)
+    outcome = restore(source.with_data)
+    assert outcome.audit.ok and outcome.audit.checkpoints >= 1, outcome.audit
+    assert outcome.problems == []
+    again = restore(source.with_data, force=True)  # the objects are there: none added twice
+    assert again.audit.ok and again.audit.checkpoints == outcome.audit.checkpoints
