@@ -95,4 +95,12 @@ def post_webhook(
         last = f"HTTP {resp.status_code}"
         if resp.status_code < 500 and resp.status_code != 429:
             break  # the receiver refuses this message: trying again changes nothing
-    raise DeliveryError(f"webhook {hook.name!r} ({hook.url}): {last}")
+    raise DeliveryError(f"webhook {hook.name!r} ({_origin(hook.url)}): {last}")
+
+
+def _origin(url: str) -> str:
+    """Scheme and host of ``url`` only: chat webhooks often carry their token in the path."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"

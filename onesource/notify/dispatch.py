@@ -66,6 +66,13 @@ def _due(engine: sa.Engine, key: str, target: str, repeat: timedelta | None) -> 
 
 
 def _record(engine: sa.Engine, alert: Alert, target: str, now: datetime) -> None:
+    try:
+        _upsert(engine, alert, target, now)
+    except sa.exc.IntegrityError:  # another check recorded the same delivery at the same time
+        log.info("alert %s to %s recorded by another process", alert.key, target)
+
+
+def _upsert(engine: sa.Engine, alert: Alert, target: str, now: datetime) -> None:
     with session(engine, write=True) as ses:
         row = ses.get(AlertSent, (alert.key, target))
         if row is None:
