@@ -77,11 +77,34 @@ def pg_schema(postgres_url: str) -> Iterator[str]:
         engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite metadata DB at the newest migration, made once per session (per worker).
+
+    Fresh homes start from a copy: Alembic's upgrade costs ~0.3 s a home, hundreds of
+    times.  The migrations themselves are tested in tests/store/test_store_migrations.py.
+    """
+    import sqlite3
+
+    from onesource.store.db import engine_for, migrate
+
+    path = tmp_path_factory.mktemp("migrated") / "onesource.db"
+    url = f"sqlite:///{path}"
+    migrate(url)
+    engine_for(url).dispose()
+    with sqlite3.connect(path) as conn:  # fold the WAL into the file before it is copied
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
 @pytest.fixture
-def hub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty hub home (warehouse + SQLite metadata DB) for one test."""
+def hub_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, migrated_db: Path) -> Path:
+    """An empty hub home (warehouse + SQLite metadata DB at the newest migration) for one test."""
+    import shutil
+
     home = tmp_path / "hub"
     home.mkdir()
+    shutil.copyfile(migrated_db, home / "onesource.db")
     monkeypatch.setenv("ONESOURCE_HOME", str(home))
     monkeypatch.setenv("ONESOURCE_CATALOG", str(REPO / "catalog"))
     from onesource.settings import get_settings
