@@ -22,6 +22,7 @@ import pytest
 
 from onesource.store import Store, uploads
 from onesource.store.ledger import PAUSE_ENV, PAUSE_MARKER_ENV
+from onesource.store.warehouse import WarehousePermissionError, WarehouseUnavailableError
 from tests.s3.server import KEYS, new_bucket
 
 REPO = Path(__file__).resolve().parents[2]
@@ -306,31 +307,38 @@ def test_the_copy_runs_outside_the_metadata_db_write_lock(
 
 
 @pytest.mark.parametrize(
-    ("keys", "said"),
+    ("keys", "error", "said"),
     [
-        (KEYS, "the object store cannot be reached (EndpointConnectionError"),
-        ({}, "the object store refused the hub's credentials (NoCredentialsError"),
+        (KEYS, WarehouseUnavailableError, "cannot be reached (EndpointConnectionError"),
+        ({}, WarehousePermissionError, "refused the hub's credentials (NoCredentialsError"),
     ],
     ids=["unreachable", "no-credentials"],
 )
 def test_a_store_that_cannot_be_used_is_named_with_what_to_check(
-    keys: dict[str, str], said: str, tmp_path: Path
+    keys: dict[str, str],
+    error: type[Exception],
+    said: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        keys,
-        ONESOURCE_HOME=str(tmp_path),
-        ONESOURCE_WAREHOUSE="s3://city-hub/warehouse",
-        AWS_ENDPOINT_URL="http://127.0.0.1:9",  # discard port: nothing listens
-        AWS_MAX_ATTEMPTS="1",
-        AWS_EC2_METADATA_DISABLED="true",  # no instance role to ask for here
-        AWS_CONFIG_FILE=str(tmp_path / "none"),
-        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"),
-    )
-    done = subprocess.run(
-        [str(ONESOURCE), "runs"], env=env, capture_output=True, text=True, timeout=120
-    )
-    out = " ".join((done.stdout + done.stderr).split())
-    assert done.returncode == 1, out
-    assert f"Error: warehouse s3://city-hub/warehouse: {said}" in out
-    assert ("AWS_ENDPOINT_URL" if keys else "AWS_ACCESS_KEY_ID") in out
+    from s3fs import S3FileSystem
+
+    for name in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    for name, value in {
+        **keys,
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # discard port: nothing listens
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_EC2_METADATA_DISABLED": "true",  # no instance role to ask for here
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    S3FileSystem.clear_instance_cache()  # a client built from this environment
+    try:
+        with pytest.raises(error) as caught:
+            Store(f"sqlite:///{tmp_path / 'meta.db'}", "s3://city-hub/warehouse")
+    finally:
+        S3FileSystem.clear_instance_cache()
+    assert f"warehouse s3://city-hub/warehouse: the object store {said}" in str(caught.value)
+    assert ("AWS_ENDPOINT_URL" if keys else "AWS_ACCESS_KEY_ID") in caught.value.hint  # type: ignore[attr-defined]
