@@ -27,16 +27,21 @@ bytecode: $(STAMP)
 
 setup: $(STAMP)
 
-# headless Chromium from Debian for the portal's browser tests (once per machine)
+# headless Chromium from Debian for the browser tests, and CJK fonts so that screenshots of
+# Chinese pages show text instead of empty boxes (once per machine)
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh 2>/dev/null | grep -q .; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-	      || echo "note: could not install chromium; browser tests will skip"; \
-	  else echo "note: chromium missing and cannot apt-get; browser tests will skip"; fi; }
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null) \
+	      || echo "note: could not install chromium and fonts-noto-cjk; browser tests may skip"; \
+	  else echo "note: chromium or a Chinese font is missing and cannot apt-get; browser tests may skip"; fi; }
 
+# the suite on every logical CPU (pytest-xdist); a file's tests stay on one worker, so its
+# module fixtures (the documented-commands scenario, a seeded hub) are built once.
+# TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= logical
 test: $(STAMP) bytecode browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # the same tests in a random order (pytest-randomly, off in `make test`): finds tests that pass
 # only after, or only before, another one. Replay an order with the seed it printed:
