@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from onesource import metrics as m
-from onesource.web.exchange.middleware import _result
+from onesource.web.exchange.middleware import _result, route_path
 from onesource.web.exchange.runtime import AUDIT_SCOPE_KEY
 from onesource.web.exchange.verify import VERIFY_PATH
 
@@ -122,7 +122,7 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if scope["path"] == METRICS_PATH:
+        if route_path(scope) == METRICS_PATH:  # also under a root_path (a mount point)
             await self._metrics(scope, send)
             return
         started = time.perf_counter()
@@ -141,7 +141,7 @@ class MetricsMiddleware:
             route = scope.get("route")
             if route is not None:
                 label = getattr(route, "path", None) or UNMATCHED
-            elif method == "POST" and scope["path"] == VERIFY_PATH:
+            elif method == "POST" and route_path(scope) == VERIFY_PATH:
                 label = VERIFY_PATH  # the hot path skips the router
             else:
                 label = UNMATCHED
