@@ -1,4 +1,4 @@
-"""Fixtures for store tests: a store on a temp SQLite DB with a local or memory:// warehouse."""
+"""Fixtures for store tests: a store on a temp SQLite DB with a local, memory:// or s3:// warehouse."""
 
 from __future__ import annotations
 
@@ -45,12 +45,21 @@ def commit() -> Callable[..., int]:
     return _commit
 
 
-@pytest.fixture(params=["local", "memory"], ids=["local-warehouse", "memory-warehouse"])
+@pytest.fixture(
+    params=["local", "memory", "s3"], ids=["local-warehouse", "memory-warehouse", "s3-warehouse"]
+)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh store; the warehouse is a temp folder or an fsspec memory:// root."""
+    """A fresh store; the warehouse is a temp folder, an fsspec memory:// root, or a bucket
+    on the local S3 server (tests/s3/server.py; skipped with the reason without moto)."""
     url = f"sqlite:///{tmp_path / 'meta.db'}"
     if request.param == "local":
         yield Store(url, str(tmp_path / "warehouse"))
+        return
+    if request.param == "s3":
+        from tests.s3.server import new_bucket
+
+        with pytest.MonkeyPatch.context() as mp:
+            yield Store(url, f"s3://{new_bucket(mp, 'store')}/warehouse")
         return
     root = f"memory://wh-{uuid.uuid4().hex[:8]}"
     yield Store(url, root)
