@@ -65,8 +65,10 @@ def test_ten_thousand_invented_urls_add_no_series() -> None:
     assert len(added) <= 4  # two routes x (total, created) samples at most
 
 
-def test_real_app_labels_routes_by_template(hub: Hub) -> None:
-    client = TestClient(hub.app)
+def test_real_app_labels_routes_by_template(hub_home: Path) -> None:
+    from onesource.web.app import create_app
+
+    client = TestClient(create_app())
     before = series("onesource_http_requests")
     for i in range(50):
         client.get(f"/api/open/datasets/no-such-{i}")
@@ -75,11 +77,14 @@ def test_real_app_labels_routes_by_template(hub: Hub) -> None:
     assert added <= {"/api/open/datasets/{name}", "<unmatched>"}, added
 
 
-def test_metrics_are_local_only_by_default(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
-    remote = TestClient(hub.app, client=("203.0.113.9", 40000))
+def test_metrics_are_local_only_by_default(hub_home: Path) -> None:
+    from onesource.web.app import create_app
+
+    app = create_app()
+    remote = TestClient(app, client=("203.0.113.9", 40000))
     refused = remote.get("/metrics")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
-    local = TestClient(hub.app, client=LOCAL)
+    local = TestClient(app, client=LOCAL)
     ok = local.get("/metrics")
     assert ok.status_code == 200 and "onesource_http_requests_total" in ok.text
     assert ok.headers["cache-control"] == "no-store"
