@@ -124,7 +124,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         text=True,
         check=False,
     )
-    _ok(result)
+    assert result.returncode == 0, (
+        "uv build --offline failed; it takes the build backend (setuptools, pyproject's "
+        "build-system) from uv's cache, which `make setup` fills when it installs the "
+        f"project:\n{result.stdout}{result.stderr}"
+    )
     (found,) = (base / "dist").glob("onesource_hub-*.whl")
     return found
 
