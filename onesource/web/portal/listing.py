@@ -377,6 +377,7 @@ def page_context(
     from onesource.web.portal.common import index_for
 
     query = " ".join(q.split())[:100]
+    sort = sort if sort in SORTS else ""  # cache keys hold only known values
     number = int(page) if page.isdigit() and len(page) < 6 else 1
     chosen = tuple(sorted((k, v[:100]) for k, v in selected.items() if v and k in FACETS))
     generation = _catalogue(store, catalog)[3]  # changes with the catalog and any version
@@ -423,8 +424,9 @@ def home_page(
         body = _bodies.get(key)
     if body is None or sort == "downloads":
         response = render(request, "home.html", catalog=catalog, **ctx)
-        with _cards_lock:
-            _bodies[key] = bytes(response.body)
+        if len(request.url.query) <= 1024:  # a query string made to fill memory is not kept
+            with _cards_lock:
+                _bodies[key] = bytes(response.body)
         return response
     response = HTMLResponse(body)
     if request.query_params.get("lang") in ("zh", "en"):  # as render() does
