@@ -2,10 +2,16 @@
 
 Built-in sources are named by ``module:Class`` and imported on first use, so
 a missing optional driver breaks only its own connector.  Departments add
-connectors through the ``onesource.connectors`` entry point group::
+connectors (plugins) through the ``onesource.connectors`` entry point group::
 
     [project.entry-points."onesource.connectors"]
     ftp = "qinghe_ftp.source:FtpSource"
+
+A plugin's source class names its spec model in ``spec`` (a
+``schemas.connector.PluginSpec`` subclass with ``type: Literal["ftp"]``): the
+catalog loader checks the resource's ``connector:`` options with it
+(``spec_model``), so a plugin's options get the same ``file:line`` errors as
+the built-in connectors'.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from typing import Any
 
 from connectors.base import Source
 from connectors.errors import DriverMissingError, UnknownConnectorError
+from schemas.connector import CONNECTOR_TYPES, PluginSpec
 
 ENTRY_POINT_GROUP = "onesource.connectors"
 
@@ -62,6 +69,27 @@ def get_source_class(type_: str) -> type[Any]:
     cls = _import(type_, target) if isinstance(target, str) else target
     _loaded[type_] = cls
     return cls
+
+
+def spec_model(type_: str) -> type[PluginSpec]:
+    """The spec model a plugin connector declares (its source class's ``spec``)."""
+    if type_ in CONNECTOR_TYPES:
+        raise ValueError(f"{type_!r} is a built-in connector; its model is in schemas.connector")
+    cls = get_source_class(type_)
+    model = getattr(cls, "spec", None)
+    if not (isinstance(model, type) and issubclass(model, PluginSpec)):
+        raise UnknownConnectorError(
+            f"connector {type_!r} ({cls.__module__}.{cls.__qualname__}) declares no spec model",
+            hint="give the source class `spec: ClassVar[type[PluginSpec]] = <its options model>`",
+        )
+    literal = model.model_fields["type"].annotation
+    if type_ not in getattr(literal, "__args__", ()):
+        raise UnknownConnectorError(
+            f"connector {type_!r}: {model.__qualname__}.type is {literal!r}",
+            hint=f'declare `type: Literal["{type_}"]`: the type, the entry point and the model '
+            "name the same string",
+        )
+    return model
 
 
 def get_source(type_: str) -> Source:

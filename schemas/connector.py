@@ -1,7 +1,8 @@
 """Connector specs: how the hub pulls a dataset from its department.
 
 The ``type`` value, the connector registry key and the model's ``Literal`` are
-the same string.  Credentials never appear here: ``connection`` names an
+the same string.  Types other than the four built-in ones are plugins: their
+options are checked by the plugin's own model (``PluginSpec``) at catalog load.  Credentials never appear here: ``connection`` names an
 Airflow connection or an ``ONESOURCE_CONN_<ID>`` environment variable.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Discriminator, Field, Tag, model_validator
 
 from schemas.base import ConnectionId, Model, Name
 
@@ -86,7 +87,40 @@ class PushConnector(Model):
     formats: list[PushFormat] = Field(default_factory=lambda: list(PUSH_FORMATS))
 
 
-ConnectorSpec = Annotated[
-    SqlConnector | FilesConnector | HttpConnector | PushConnector, Field(discriminator="type")
-]
+class PluginConnector(Model):
+    """A connector type a plugin brings (``onesource.connectors`` entry point).
+
+    The catalog holds the options as written until the plugin's own spec model, a
+    ``PluginSpec`` subclass, has checked them: the loader validates them with it
+    (errors at ``file:line``) and keeps the plugin's model instance instead.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    # editors: a built-in type matches its own model only (the union is a oneOf)
+    type: Name = Field(json_schema_extra={"not": {"enum": ["sql", "files", "http", "push"]}})
+
+
+class PluginSpec(PluginConnector):
+    """Base of a plugin's spec model: a ``type: Literal["<its type>"]`` and its options;
+    unknown keys are errors again, as in every catalog model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 CONNECTOR_TYPES: tuple[str, ...] = ("sql", "files", "http", "push")
+
+
+def _connector_tag(value: object) -> str:
+    kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+    return str(kind) if kind in CONNECTOR_TYPES else "plugin"
+
+
+ConnectorSpec = Annotated[
+    Annotated[SqlConnector, Tag("sql")]
+    | Annotated[FilesConnector, Tag("files")]
+    | Annotated[HttpConnector, Tag("http")]
+    | Annotated[PushConnector, Tag("push")]
+    | Annotated[PluginConnector, Tag("plugin")],
+    Discriminator(_connector_tag),
+]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from onesource.catalog.fingerprint import fingerprint
 from schemas.catalog import Catalog
-from schemas.errors import CatalogError, TransientError
+from schemas.errors import CatalogError, OneSourceError, TransientError
 
 LAST_VALID = "last-valid-catalog.json"
 
@@ -97,9 +97,9 @@ def load_compiled(root: Path | str, cache_dir: Path | str | None = None) -> Cata
     cache = cache_dir / f"catalog-{fp}.json"
     if cache.exists():
         try:
-            return Catalog.model_validate_json(cache.read_bytes())
-        except ValueError:
-            pass  # stale format after an upgrade: recompile below
+            return _read_snapshot(cache.read_bytes())
+        except (ValueError, OneSourceError):
+            pass  # stale format after an upgrade, a plugin gone: recompile below
     try:
         catalog = load_catalog(root).raise_for_issues()
     except CatalogError as exc:
@@ -114,6 +114,21 @@ def load_compiled(root: Path | str, cache_dir: Path | str | None = None) -> Cata
         pass
     _write(cache_dir, cache.name, catalog.model_dump_json().encode())
     _write(cache_dir, LAST_VALID, json.dumps({"root": str(root), "fingerprint": fp}).encode())
+    return catalog
+
+
+def _read_snapshot(data: bytes) -> Catalog:
+    """A compiled catalog read back.  JSON keeps only a plugin connector's options: each
+    gets its plugin's spec model again, as the loader gave it."""
+    from schemas.connector import PluginConnector, PluginSpec
+
+    catalog = Catalog.model_validate_json(data)
+    for res in catalog.resources.values():
+        spec = res.connector
+        if isinstance(spec, PluginConnector) and not isinstance(spec, PluginSpec):
+            from connectors.registry import spec_model
+
+            res.connector = spec_model(spec.type).model_validate(spec.model_dump())
     return catalog
 
 
@@ -170,8 +185,8 @@ def load_serving(root: Path | str, cache_dir: Path | str | None = None) -> Catal
         last = _last_valid(root, cache_dir)
         if last is not None:
             try:
-                return Catalog.model_validate_json(last[1].read_bytes())
-            except (OSError, ValueError):
+                return _read_snapshot(last[1].read_bytes())
+            except (OSError, ValueError, OneSourceError):
                 pass
         raise CatalogUnavailableError(
             "the catalog is being corrected and no earlier valid version is available",

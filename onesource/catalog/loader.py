@@ -18,6 +18,7 @@ from onesource.catalog import messages, yamlio
 from schemas import rules
 from schemas.catalog import Catalog, Issue
 from schemas.codes import CodeList
+from schemas.connector import PluginConnector
 from schemas.department import DepartmentsFile
 from schemas.element import ElementsFile
 from schemas.errors import CatalogError
@@ -280,6 +281,8 @@ class _Loader:
                 self.add(file, (), "resource files live in resources/<department>/<name>.yaml")
                 continue
             res: Resource | None = self.validate(Resource, file, data)
+            if res is not None and isinstance(res.connector, PluginConnector):
+                res = self._plugin_connector(file, data, res)
             if res is None:
                 self._broken_resource(path)
                 continue
@@ -312,6 +315,32 @@ class _Loader:
                 continue
             self.catalog.resources[res.name] = res
             self.catalog.origins[f"resource:{res.name}"] = file
+
+    def _plugin_connector(self, file: str, data: Any, res: Resource) -> Resource | None:
+        """Check a plugin connector's options with the plugin's own model (entry point
+        ``onesource.connectors``), keeping that model's instance on the resource."""
+        from pydantic import ConfigDict, create_model
+
+        from connectors import registry
+        from schemas.errors import OneSourceError
+
+        kind = res.connector.type
+        try:
+            spec = registry.spec_model(kind)
+        except OneSourceError as exc:
+            self.add(file, ("connector", "type"), exc.message, exc.hint, exc.code)
+            return None
+        # validated in place (same data, same positions): errors name connector.<option>
+        wrapper = create_model(
+            f"{spec.__name__}Resource",
+            __config__=ConfigDict(extra="ignore"),
+            connector=(spec, ...),
+        )
+        checked = self.validate(wrapper, file, data)
+        if checked is None:
+            return None
+        res.connector = checked.connector
+        return res
 
     def _broken_resource(self, path: Path) -> None:
         self.broken["resources"].add(path.stem)
