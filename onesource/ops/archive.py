@@ -20,6 +20,7 @@ from onesource.ops.manifest import MANIFEST, SIGNATURE, BackupError, Manifest
 
 _SAFE = re.compile(r"^(db|audit|data)/[^\x00-\x1f\\]+$")
 _DAMAGED = (tarfile.TarError, EOFError, OSError, zlib.error)
+_HEAD_LIMIT = {MANIFEST: 256 << 20, SIGNATURE: 4096}  # bytes read into memory at most
 
 
 def safe_member(name: str) -> bool:
@@ -46,6 +47,13 @@ def _damaged(src: Path, exc: BaseException) -> BackupError:
     )
 
 
+def _altered(src: Path, name: str) -> BackupError:
+    return BackupError(
+        f"{src}: {name} does not match the manifest's checksum (altered or damaged)",
+        hint="nothing was restored; use an untouched copy of the archive",
+    )
+
+
 def read_head(src: Path) -> tuple[Manifest, bytes, bytes]:
     """The manifest (not yet trusted), its bytes and the signature: the first two members."""
     with _open(src) as tar:
@@ -55,8 +63,8 @@ def read_head(src: Path) -> tuple[Manifest, bytes, bytes]:
                 member = tar.next()
                 if member is None or member.name not in (MANIFEST, SIGNATURE):
                     break
-                if not member.isfile():
-                    break
+                if not member.isfile() or member.size > _HEAD_LIMIT[member.name]:
+                    break  # an absurd size is not ours: refused below without reading it
                 fh = tar.extractfile(member)
                 assert fh is not None
                 found[member.name] = fh.read()
@@ -102,6 +110,8 @@ def check_members(src: Path, manifest: Manifest, extract_to: Path | None = None)
                         hint="nothing was restored; use an untouched copy",
                     )
                 seen.add(name)
+                if member.size != expected["size"]:  # refused before reading a byte of it
+                    raise _altered(src, name)
                 fh = tar.extractfile(member)
                 assert fh is not None
                 if extract_to is None:
@@ -112,11 +122,7 @@ def check_members(src: Path, manifest: Manifest, extract_to: Path | None = None)
                     with target.open("wb") as out:
                         digest, size = _hash_to(fh, out)
                 if digest != expected["sha256"] or size != expected["size"]:
-                    raise BackupError(
-                        f"{src}: {name} does not match the manifest's checksum (altered or "
-                        "damaged)",
-                        hint="nothing was restored; use an untouched copy of the archive",
-                    )
+                    raise _altered(src, name)
         except _DAMAGED as exc:
             raise _damaged(src, exc) from exc
     missing = sorted(set(manifest.files) - seen)
