@@ -14,15 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.browser import test_requests_browser as shared
 from tests.browser.test_portal_browser import ARTIFACTS
-from tests.browser.test_requests_browser import (  # noqa: F401 (fixtures)
-    _no_axe_violations,
-    base_url,
-    home,
-    page,
-)
 
 pytestmark = pytest.mark.browser
+home, base_url, page = shared.home, shared.base_url, shared.page  # the module-scoped fixtures
+_no_axe_violations = shared._no_axe_violations
 
 
 def _search(page, base_url: str, query: str) -> None:  # type: ignore[no-untyped-def]

@@ -136,7 +136,9 @@ def documents(catalog: Catalog) -> list[Doc]:
             fields.append(" / ".join(dict.fromkeys(n for n in names if n)))
             codes += _code_labels(catalog, el.code_list if el else spec.code_list, names[1])
         dept = catalog.departments.get(rel.publisher)
-        inputs = [catalog.resources[i.resource] for i in rel.inputs if i.resource in catalog.resources]
+        inputs = [
+            catalog.resources[i.resource] for i in rel.inputs if i.resource in catalog.resources
+        ]
         docs.append(
             Doc(
                 f"dataset:{rel.name}",
