@@ -368,6 +368,11 @@ def test_postgresql_round_trip(pg_pair: tuple[str, str], tmp_path: Path) -> None
     data = json.loads(done.stdout)  # the restore verifies the chain and every checksum itself
     assert done.returncode == 0 and data["ok"] and data["audit"]["ok"], done.stdout
     assert data["problems"] == [] and data["versions"] == 3
+    forced = dst.run("restore", str(tmp_path / "pg.tar.gz"), "--force", "--json")
+    data = json.loads(forced.stdout)  # over a non-empty database: dumped aside first
+    assert forced.returncode == 0 and data["ok"] and data["audit"]["ok"], forced.stdout
+    dumps = [Path(p) for p in data["kept_aside"] if p.endswith(".pgdump")]
+    assert len(dumps) == 1 and dumps[0].stat().st_size > 0
 
 
 def test_missing_pg_dump_is_named(tmp_path: Path) -> None:
