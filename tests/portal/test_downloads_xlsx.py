@@ -101,3 +101,28 @@ def test_restricted_xlsx_needs_the_key_and_stays_private(client) -> None:  # typ
     cells = [row[department] for row in sheet.iter_rows(min_row=2, max_row=200)]
     assert all(c.data_type == "s" and len(c.value) == 2 for c in cells)
     assert any(c.value.startswith("0") for c in cells)  # "01".."08" keep their zero
+
+
+def test_repeated_requests_do_not_rebuild_the_workbook(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The attack: ask for a large workbook again and again to keep the CPU busy."""
+    builds: list[int] = []
+    real = xlsx.write
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        builds.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(xlsx, "write", counting)
+    url = "/datasets/grid_events_open/download/data.xlsx"
+    first = client.get(url, params={"lang": "en"})
+    for _ in range(3):
+        again = client.get(url, params={"lang": "en"})
+        assert again.status_code == 200 and again.content == first.content
+    assert len(builds) <= 1  # built once (or already cached by an earlier test)
+
+
+def test_builds_beyond_the_limit_answer_503_with_retry_after(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(xlsx, "MAX_BUILDS", 0)  # every slot taken by other requests
+    r = client.get("/datasets/grid_events_open/download/data.xlsx?header=name&lang=zh")
+    assert r.status_code == 503 and r.headers["retry-after"]
+    assert r.json()["error"]["code"] == "xlsx-busy"

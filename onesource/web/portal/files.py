@@ -415,19 +415,36 @@ def _titled_header(
 def _xlsx(
     store: Store, catalog: Any, release: Release, info: VersionInfo, titled: bool, lang: str
 ) -> _Source:
-    """Write the version's workbook to an unlinked temporary file; its source to stream."""
+    """The version's workbook to stream: from the on-disk cache for open releases (built on
+    first request), built into an unlinked temporary file for restricted ones."""
+    import hashlib
+    import json
+
+    from onesource.settings import get_settings
     from onesource.web.portal import xlsx
+    from onesource.web.portal.dataset_view import version_columns
 
     rows = int(info.stats.get("rows", info.row_count)) if isinstance(info.stats, dict) else 0
     xlsx.check_rows(release.name, info.number, max(rows, info.row_count))
     data = store.dataset("release", release.name, info.number)
-    from onesource.web.portal.dataset_view import version_columns
-
     by_name = {c.name: c for c in version_columns(store, catalog, release, info, lang)}
     cols = [by_name[n] for n in data.schema.names if n in by_name]
     header = [c.title for c in cols] if titled else [c.name for c in cols]
-    with tempfile.TemporaryFile(prefix="onesource-xlsx-") as tmp:
-        xlsx.write(data.to_batches(batch_size=20_000), cols, header, tmp, lang=lang)
+    # the key covers everything the workbook shows: a catalog edit of a title makes a new one
+    about: list[Any] = [store.warehouse.url, info.path, lang, header]
+    about += [
+        [c.name, c.title, c.type_label, c.technique_label, c.description, c.codes] for c in cols
+    ]
+    key = hashlib.sha256(json.dumps(about, ensure_ascii=False).encode()).hexdigest()[:40]
+
+    def build(out: Any) -> None:
+        xlsx.write(data.to_batches(batch_size=20_000), cols, header, out, lang=lang)
+
+    if release.open_class is OpenClass.open:
+        folder = get_settings().home / "cache" / "xlsx"
+        return _Source(None, "", fd=xlsx.cached(folder, key, build))
+    with xlsx.build_slot(key), tempfile.TemporaryFile(prefix="onesource-xlsx-") as tmp:
+        build(tmp)  # restricted data: never kept beyond this response
         tmp.flush()
         return _Source(None, "", fd=os.dup(tmp.fileno()))
 

@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Callable, Iterable
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
 
 from onesource.web.portal.columns import Column
-from schemas.errors import TerminalError
+from schemas.errors import TerminalError, TransientError
 
 EXCEL_MAX_ROWS = 1_048_576  # the header row included
 EXACT_INT = 2**53  # larger integers lose digits as Excel numbers: written as text
@@ -94,8 +99,6 @@ def write(
 ) -> int:
     """Write the rows of ``batches`` under ``header`` to ``out`` with a second sheet
     describing the columns; returns the number of data rows written."""
-    import tempfile
-
     import xlsxwriter
 
     from onesource.release.publish import neutralize_formulas
@@ -157,3 +160,74 @@ def write(
                 about.write_string(r, j, safe_text(v))
     book.close()
     return rows
+
+
+# Building a workbook costs CPU for seconds to minutes (a million rows: about two minutes),
+# so anyone could keep the server busy by asking again and again: open releases' workbooks
+# are kept on disk per version (versions never change), a workbook is built by one request
+# at a time, and at most MAX_BUILDS are built at once; other requests get 503 + Retry-After.
+MAX_BUILDS = 2
+CACHE_FILES = 32
+_BUILDS_LOCK = threading.Lock()
+_building: set[str] = set()
+
+
+class WorkbookBusy(TransientError):
+    """Workbooks are being built: ask again shortly (answered 503 with Retry-After)."""
+
+    code = "xlsx-busy"
+
+
+@contextmanager
+def build_slot(key: str) -> Iterator[None]:
+    """Hold one of the ``MAX_BUILDS`` build slots for workbook ``key``, or refuse at once."""
+    with _BUILDS_LOCK:
+        if key in _building or len(_building) >= MAX_BUILDS:
+            raise WorkbookBusy(
+                "data.xlsx is being prepared for other requests; ask again in a few seconds",
+                hint="data.csv and data.parquet are always available at once",
+            )
+        _building.add(key)
+    try:
+        yield
+    finally:
+        with _BUILDS_LOCK:
+            _building.discard(key)
+
+
+def cached(folder: Path, key: str, build: Callable[[IO[bytes]], object]) -> int:
+    """A read-only descriptor of workbook ``key`` in ``folder``, built by ``build`` if absent.
+
+    Written under a temporary name and renamed into place: a reader never sees half a file.
+    """
+    path = folder / f"{key}.xlsx"
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        os.utime(path)  # recently used: kept by the pruning below
+        return fd
+    except FileNotFoundError:
+        pass
+    with build_slot(key):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        part = folder / f"{key}.{os.getpid()}.{threading.get_ident()}.part"
+        try:
+            with open(part, "wb") as out:
+                build(out)
+            os.replace(part, path)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                part.unlink()
+            raise
+        fd = os.open(path, os.O_RDONLY)
+    _prune(folder)
+    return fd
+
+
+def _prune(folder: Path) -> None:
+    books = []
+    for p in folder.glob("*.xlsx"):
+        with suppress(FileNotFoundError):
+            books.append((p.stat().st_mtime, p))
+    for _, p in sorted(books, reverse=True)[CACHE_FILES:]:
+        with suppress(FileNotFoundError):
+            p.unlink()  # an open descriptor keeps serving the unlinked file
