@@ -216,6 +216,7 @@ def test_sigkilled_writers_change_nothing_and_gc_cleans_up(s3_store: Store, tmp_
         **os.environ,
         "ONESOURCE_DB_URL": s3_store.metadata_url,
         "ONESOURCE_WAREHOUSE": s3_store.warehouse.url,
+        "COLUMNS": "250",  # one line per message: rich wraps at the terminal's width
     }
     done = subprocess.run(
         [str(ONESOURCE), "gc"], env=env, capture_output=True, text=True, timeout=120
