@@ -58,6 +58,7 @@ def backup(
         "versions": len(m.versions),
         "data": m.data,
         "audit_head": m.audit_head,
+        "notes": result.notes,
     }
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False))
@@ -70,6 +71,8 @@ def backup(
         f"{head['seq'] if head else '-'}",
         highlight=False,
     )
+    for note in result.notes:
+        console_err.print(note, highlight=False)
     console_err.print(
         "keys are not in the archive: keep a separate backup of the key folder", highlight=False
     )

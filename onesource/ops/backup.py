@@ -51,6 +51,7 @@ class BackupResult:
     path: Path
     manifest: Manifest
     size: int
+    notes: list[str]
 
 
 def hub_version() -> str:
@@ -154,11 +155,19 @@ def create_backup(dest: Path, *, data: str = "none") -> BackupResult:
     url = settings.metadata_url
     kind = backend(url)
     dest, mode = archive_path(dest)
+    notes: list[str] = []
     private = keyset.signing_private()
+    signing_file = AuditSettings().resolved().signing_key_file
+    if private is None and AuditSettings().signing_key_file is None:
+        # the default key the hub makes at its first audit entry (nothing audited yet)
+        from onesource.exchange.keyfiles import ed25519_private
+
+        private = ed25519_private(signing_file, create=True)  # type: ignore[arg-type]
+        notes.append(f"made the checkpoint signing key {signing_file}: add it to the key backup")
     if private is None:
         raise BackupError(
-            "cannot sign the backup: the audit checkpoint signing key "
-            f"{AuditSettings().resolved().signing_key_file} does not exist",
+            f"cannot sign the backup: the audit checkpoint signing key {signing_file} does "
+            "not exist",
             hint="run the backup where the hub's key folder is (ONESOURCE_AUDIT_SIGNING_KEY_FILE)",
         )
     chain = keyset.audit_chain()
@@ -232,4 +241,4 @@ def create_backup(dest: Path, *, data: str = "none") -> BackupResult:
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return BackupResult(dest, manifest, dest.stat().st_size)
+    return BackupResult(dest, manifest, dest.stat().st_size, notes)

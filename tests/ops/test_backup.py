@@ -409,3 +409,29 @@ def test_checkpoints_restore_into_an_object_store_prefix(
     assert outcome.problems == []
     again = restore(source.with_data, force=True)  # the objects are there: none added twice
     assert again.audit.ok and again.audit.checkpoints == outcome.audit.checkpoints
+
+
+def test_a_hub_that_never_audited_gets_its_signing_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No exchange call yet, so no checkpoint key: the backup makes the default one (as the
+    hub would) and says to add it to the key backup; a key path the operator named is never
+    made."""
+    from alembic import command
+
+    from onesource.ops.backup import create_backup
+    from onesource.ops.manifest import BackupError
+    from onesource.store.db import alembic_config
+
+    hub = Hub.create(tmp_path / "hub")
+    command.upgrade(alembic_config(hub.env["ONESOURCE_DB_URL"]), "head")
+    use_env(monkeypatch, hub)
+    monkeypatch.setenv("ONESOURCE_AUDIT_SIGNING_KEY_FILE", str(tmp_path / "named.pem"))
+    with pytest.raises(BackupError, match="named.pem does not exist"):
+        create_backup(tmp_path / "a.tar")
+    assert not (tmp_path / "named.pem").exists()
+    monkeypatch.delenv("ONESOURCE_AUDIT_SIGNING_KEY_FILE")
+    made = create_backup(tmp_path / "a.tar")
+    assert any("add it to the key backup" in n for n in made.notes)
+    assert (hub.home / "keys" / "audit-checkpoint.pem").exists()
+    assert made.manifest.audit_head is None and made.manifest.versions == []
