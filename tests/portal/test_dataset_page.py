@@ -147,3 +147,63 @@ def test_versions_show_what_changed_and_downloads(client) -> None:  # type: igno
     versions = page[page.index('id="versions"') :]
     assert "首个版本" in versions and 'data-version="1"' in versions
     assert re.search(r'id="download-total">下载次数: [\d,]+<', page)
+
+
+class _History:
+    """Two versions of grid_events_open: v2 has 20 more rows, a column and other types."""
+
+    def __init__(self) -> None:
+        import datetime as dt
+        import json
+
+        from onesource.store.records import VersionInfo
+
+        at = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        self.infos = [
+            VersionInfo("release", "grid_events_open", n, "r", f"open/g/v{n}", rows, 0, fp, at)
+            for n, rows, fp in ((1, 100, "a"), (2, 120, "b"))
+        ]
+        fields = [{"name": "division", "type": "string"}, {"name": "resolved", "type": "boolean"}]
+        log = {
+            "previous_version": 1,
+            "rows": 120,
+            "rows_before": 100,
+            "columns_added": ["resolved"],
+        }
+        self.files = {
+            (2, "datapackage.json"): {"resources": [{"schema": {"fields": fields}}]},
+            (2, "changelog.json"): log,
+            (1, "changelog.json"): {"previous_version": None, "rows": 100},
+        }
+        self.warehouse = type("W", (), {"url": "memory://history"})()
+        self.withdrawals = type("B", (), {"of": lambda *_: {}})()
+        self._dump = json.dumps
+
+    def versions(self, kind: str, subject: str) -> list[object]:
+        return list(self.infos)
+
+    def open_file(self, kind: str, subject: str, name: str, version: int):  # type: ignore[no-untyped-def]
+        if (version, name) not in self.files:
+            raise FileNotFoundError(name)
+        return io.BytesIO(self._dump(self.files[(version, name)]).encode())
+
+
+def test_versions_list_what_changed_per_version() -> None:
+    from onesource.web.portal.dataset_view import versions
+    from tests.conftest import _catalog
+
+    catalog = _catalog()
+    release = catalog.releases["grid_events_open"]
+    shown = versions(_History(), catalog, release, "zh", {2: 7})  # type: ignore[arg-type]
+    assert [v["number"] for v in shown] == [2, 1]
+    assert shown[0]["downloads"] == 7 and shown[1]["downloads"] == 0
+    assert shown[0]["changes"] == [
+        "记录数：120（上一版 100，+20）",
+        "新增字段：是否办结 (resolved)",
+    ]
+    assert shown[1]["changes"] == ["首个版本", "记录数：100"]
+    en = versions(_History(), catalog, release, "en", {})  # type: ignore[arg-type]
+    assert (
+        en[0]["changes"][1] == "Columns added: Is resolved (resolved)"
+        or "resolved" in en[0]["changes"][1]
+    )
