@@ -28,7 +28,7 @@ def create_app() -> Any:
         ],
         lifespan=lifespan,  # shutdown writes pending audit summaries and a checkpoint
     )
-    for module_name in ("onesource.web.exchange", "onesource.web.portal"):
+    for module_name in ("onesource.web.exchange", "onesource.web.portal", "onesource.web.console"):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

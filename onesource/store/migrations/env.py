@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from onesource.store import (  # noqa: F401  (registers tables)
+    console_models,
     download_models,
     exchange_models,
     models,

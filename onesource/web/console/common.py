@@ -1,0 +1,46 @@
+"""Console pages' shared pieces: language, templates, rendering with the CSRF token."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from onesource.web.console.text import TEXT
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def lang(request: Request) -> str:
+    value = request.query_params.get("lang") or request.cookies.get("lang") or "zh"
+    return "en" if value == "en" else "zh"
+
+
+def render(request: Request, template: str, status: int = 200, **ctx: Any) -> Any:
+    """A console page; every page carries a CSRF token (the header's sign-out is a form)."""
+    from onesource.web.portal import csrf
+
+    lg = lang(request)
+    nonce, token = csrf.token_for(request)
+    user = getattr(request.state, "console_user", None)
+    response = TEMPLATES.TemplateResponse(
+        request,
+        template,
+        {"t": TEXT[lg], "lang": lg, "csrf": token, "user": user, **ctx},
+        status_code=status,
+    )
+    csrf.set_cookie(request, response, nonce, path="/console")
+    response.headers["Cache-Control"] = "no-store"  # pages show one department's data
+    response.headers["X-Frame-Options"] = "DENY"
+    if request.query_params.get("lang") in ("zh", "en"):
+        response.set_cookie("lang", lg, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def fmt_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value is not None else "-"
+
+
+TEMPLATES.env.filters["when"] = fmt_time

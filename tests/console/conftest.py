@@ -1,0 +1,119 @@
+"""The console's world: the exchange test hub (tests/exchange/fixtures.py) with people.
+
+Built once per test module: a home copied from the session's migrated DB, curated data,
+department keys, and console accounts in several departments and roles.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # the shared helpers under tests/
+from tests.exchange.fixtures import Hub, make_hub  # noqa: E402
+
+PASSWORD = "correct horse battery"
+# name -> (department, roles)
+PEOPLE: dict[str, tuple[str | None, list[str]]] = {
+    "edu.officer": ("edu", ["officer"]),
+    "edu.approver": ("edu", ["approver"]),
+    "psb.officer": ("psb", ["officer"]),
+    "psb.approver": ("psb", ["approver"]),
+    "civil.officer": ("civil", ["officer"]),
+    "civil.approver": ("civil", ["approver"]),
+    "steward": (None, ["steward"]),
+}
+CSRF_RE = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class World:
+    hub: Hub
+    home: Path
+
+    @property
+    def app(self) -> Any:
+        return self.hub.app
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterator[World]:
+    from onesource.settings import get_settings
+    from onesource.store import Store
+    from onesource.web.console.accounts import AccountBook, _dummy_hash, _hasher
+    from onesource.web.console.settings import get_console_settings
+
+    home = tmp_path_factory.mktemp("console")
+    shutil.copyfile(migrated_db, home / "onesource.db")
+    env = {
+        "ONESOURCE_HOME": str(home),
+        "ONESOURCE_CATALOG": str(REPO / "catalog"),
+        "ONESOURCE_CONSOLE_LOGIN_BURST": "1000",
+        "ONESOURCE_CONSOLE_ADDRESS_BURST": "1000",
+        "ONESOURCE_CONSOLE_PASSWORD_PROFILE": "CHEAPEST",  # argon2 at full cost: 0.5 s a login
+    }
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+    get_console_settings.cache_clear()
+    _hasher.cache_clear()
+    _dummy_hash.cache_clear()
+    try:
+        hub = make_hub()
+        book = AccountBook(Store.open().engine)
+        for name, (dept, roles) in PEOPLE.items():
+            book.add(name, roles, dept, password=PASSWORD)
+        yield World(hub, home)
+    finally:
+        ex = getattr(hub.app.state, "onesource_exchange", None)
+        if ex is not None:
+            ex.audit.close()
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        get_settings.cache_clear()
+        get_console_settings.cache_clear()
+        _hasher.cache_clear()
+        _dummy_hash.cache_clear()
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_RE.search(html)
+    assert found, "no CSRF token on the page"
+    return found.group(1)
+
+
+def login(app: Any, name: str, password: str = PASSWORD) -> TestClient:
+    """A browser-like client signed in as ``name``."""
+    client = TestClient(app)
+    page = client.get("/console/login")
+    r = client.post(
+        "/console/login",
+        data={"csrf": csrf_of(page.text), "name": name, "password": password, "next": "/console"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    return client
+
+
+def post(client: TestClient, url: str, data: dict[str, Any], page: str | None = None) -> Any:
+    """POST a console form with the CSRF token of ``page`` (default: the console home)."""
+    token = csrf_of(client.get(page or "/console").text)
+    return client.post(url, data={"csrf": token, **data}, follow_redirects=False)
+
+
+@pytest.fixture(scope="module")
+def clients(world: World) -> dict[str, TestClient]:
+    return {name: login(world.app, name) for name in PEOPLE}
