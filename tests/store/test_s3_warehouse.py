@@ -343,3 +343,41 @@ def test_a_store_that_cannot_be_used_is_named_with_what_to_check(
         S3FileSystem.clear_instance_cache()
     assert f"warehouse s3://city-hub/warehouse: the object store {said}" in str(caught.value)
     assert ("AWS_ENDPOINT_URL" if keys else "AWS_ACCESS_KEY_ID") in caught.value.hint  # type: ignore[attr-defined]
+
+
+def test_concurrent_commits_each_get_their_own_number_and_objects(
+    s3_store: Store, rows: Callable[..., pa.Table]
+) -> None:
+    """Writers committing at once all copy to the number they expect (the same one); all but
+    one copy again inside the commit.  No rows are mixed up and nothing is left behind."""
+    import threading
+
+    writers = 4
+    barrier = threading.Barrier(writers)
+    numbers: dict[int, int] = {}
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            with (
+                s3_store.begin_run("ingest", "people") as run,
+                s3_store.open_writer("resource", "people", run.id, rows(0, 0).schema) as writer,
+            ):
+                writer.write(rows(i * 100, 10 + i))
+                barrier.wait(timeout=60)
+                numbers[i] = writer.commit().number
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert sorted(numbers.values()) == list(range(1, writers + 1))
+    for i, number in numbers.items():
+        assert s3_store.read("resource", "people", version=number).equals(rows(i * 100, 10 + i))
+    paths = {v.path for v in s3_store.versions("resource", "people")}
+    assert objects(s3_store) == sorted(f"{p}/data.parquet" for p in paths)
+    assert s3_store.gc().removed == []
