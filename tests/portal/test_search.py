@@ -269,6 +269,8 @@ def test_bad_page_and_sort_values_are_harmless(client: Any) -> None:
         response = client.get("/", params=params, headers=HTML)
         assert response.status_code == 200, params
         assert "<x>" not in response.text
+    nothing = client.get("/", params={"q": "房价", "lang": "zh"}, headers=HTML).text
+    assert 'id="no-results"' in nothing and 'href="/requests?lang=zh"' in nothing  # ask for it
 
 
 def test_departments_index_lists_every_department_with_its_datasets(

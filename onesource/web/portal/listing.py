@@ -24,7 +24,7 @@ from markupsafe import Markup
 
 from onesource.store import Store
 from onesource.web.portal.model import Dataset, dataset
-from onesource.web.portal.search import Hit, highlight, listed_resources
+from onesource.web.portal.search import THEMES, Hit, highlight, listed_resources
 from schemas.catalog import Catalog
 from schemas.resource import Resource
 from schemas.vocab import OpenClass
@@ -32,21 +32,6 @@ from schemas.vocab import OpenClass
 FACETS = ("department", "theme", "kind", "open_class", "cycle")
 SORTS = ("relevance", "newest", "downloads", "name")
 PER_PAGE = 20
-THEMES = {
-    "public_service": ("公共服务", "Public services"),
-    "housing": ("住房", "Housing"),
-    "health": ("医疗卫生", "Health"),
-    "legal_entity": ("法人", "Legal entities"),
-    "credit": ("社会信用", "Credit"),
-    "urban_governance": ("城市治理", "Urban governance"),
-    "population": ("人口", "Population"),
-    "education": ("教育", "Education"),
-    "social_security": ("社会保障", "Social security"),
-    "civil_affairs": ("民政", "Civil affairs"),
-    "hrss": ("人力资源和社会保障", "Employment and social security"),
-    "geospatial": ("自然资源和空间地理", "Natural resources and geospatial"),
-    "e_licence": ("电子证照", "Electronic licences"),
-}
 ENTRY_KIND = ("entry", "目录条目（无数据）", "catalogue entry (no data)")
 
 

@@ -44,6 +44,22 @@ WEIGHTS = {
     "codes": 1.0,
 }
 K1, B = 1.2, 0.75
+# theme and subject codes -> (Chinese, English) labels, searched and shown on the listing
+THEMES = {
+    "public_service": ("公共服务", "Public services"),
+    "housing": ("住房", "Housing"),
+    "health": ("医疗卫生", "Health"),
+    "legal_entity": ("法人", "Legal entities"),
+    "credit": ("社会信用", "Credit"),
+    "urban_governance": ("城市治理", "Urban governance"),
+    "population": ("人口", "Population"),
+    "education": ("教育", "Education"),
+    "social_security": ("社会保障", "Social security"),
+    "civil_affairs": ("民政", "Civil affairs"),
+    "hrss": ("人力资源和社会保障", "Employment and social security"),
+    "geospatial": ("自然资源和空间地理", "Natural resources and geospatial"),
+    "e_licence": ("电子证照", "Electronic licences"),
+}
 MIN_COVERAGE = 0.5
 # words that say nothing about which dataset is wanted ("人口数据", "the data of ...")
 NOISE = re.compile(
@@ -146,11 +162,11 @@ def documents(catalog: Catalog) -> list[Doc]:
                     "title": [rel.title, rel.title_en],
                     # what it is made from names it too (医疗机构预约挂号信息 -> 挂号)
                     "keywords": list(rel.keywords)
-                    + [rel.theme.replace("_", " ")]
                     + [t for res in inputs for t in (res.title, *res.keywords)],
                     "fields": fields,
                     "department": [dept.name, dept.name_en] if dept else [],
-                    "summary": [rel.summary],
+                    # the theme is broad: weighed as summary text, not as a keyword
+                    "summary": [rel.summary, *THEMES.get(rel.theme, (rel.theme,))],
                     "codes": codes,
                 },
             )
@@ -171,7 +187,7 @@ def documents(catalog: Catalog) -> list[Doc]:
                     "keywords": list(res.keywords),
                     "fields": fields,
                     "department": [dept.name, dept.name_en] if dept else [],
-                    "summary": [res.summary],
+                    "summary": [res.summary, *THEMES.get(res.classification.subject, ())],
                     "codes": codes,
                 },
             )
