@@ -281,6 +281,9 @@ def test_departments_index_lists_every_department_with_its_datasets(
         assert f'id="dept-{code}"' in page and dept.name in page
     assert 'href="/datasets/hotline_tickets_monthly?lang=zh"' in page
     assert "常住人口基本信息" in page  # a closed entry, listed (the demo steward allows it)
+    one = client.get("/departments/psb", params={"lang": "en"}, headers=HTML).text
+    assert "conditional sharing" in one and "不予开放" not in one  # English labels on English pages
+    assert 'href="/?department=psb&amp;lang=en"' in one
 
 
 def test_open_api_uses_the_same_search(client: Any) -> None:
