@@ -205,3 +205,18 @@ def test_versions_list_what_changed_per_version() -> None:
     en = versions(_History(), catalog, release, "en", {})  # type: ignore[arg-type]
     added = en[0]["changes"][1]
     assert added.startswith("Columns added: ") and added.endswith("(resolved)")
+
+
+def test_a_dataset_not_published_yet_has_a_page_and_no_files(hub_home) -> None:  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from onesource.web.app import create_app
+    from onesource.web.deps import reset_caches
+
+    reset_caches()
+    client = TestClient(create_app())
+    page = client.get("/datasets/hotline_tickets_monthly", headers=HTML)
+    assert page.status_code == 200 and "尚未发布" in page.text and "data-chart=" not in page.text
+    xlsx = client.get("/datasets/hotline_tickets_monthly/download/data.xlsx")
+    assert xlsx.status_code == 404 and xlsx.json()["error"]["code"] == "not-found"
+    reset_caches()
