@@ -116,6 +116,7 @@ def test_cross_word_bigrams_and_noise_words_do_not_match_everything(index: Searc
     assert _names(index, "人口基本信息") == ["population_register"]
     assert _names(index, "人口数据")[0] == "population_register"
     assert index.search("房价") == []  # nothing in the catalog is about prices
+    assert index.search("数据")  # a noise word alone is still a query
     assert index.search("   ") == [] and index.search("\x00\x1f") == []
 
 

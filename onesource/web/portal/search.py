@@ -104,10 +104,15 @@ def index_terms(text: str) -> list[str]:
     return out
 
 
-def query_terms(text: str) -> list[str]:
-    """Terms of a query: bigrams of CJK runs (a lone character stays one), Latin words."""
+def query_terms(text: str, noise: bool = True) -> list[str]:
+    """Terms of a query: bigrams of CJK runs (a lone character stays one), Latin words;
+    without the noise words, unless the query is nothing else (``数据``)."""
     out: list[str] = []
-    for run in _RUNS.findall(NOISE.sub(" ", text.lower())):
+    low = text.lower()
+    kept = NOISE.sub(" ", low) if noise else low
+    if noise and not _RUNS.search(kept):
+        kept = low
+    for run in _RUNS.findall(kept):
         if run[0].isascii():
             out.append(_stem(run))
         elif len(run) == 1:
