@@ -69,12 +69,19 @@ class ConsoleDenied(Exception):
         self.status = status
         self.message = message
 
+    def __reduce__(self) -> tuple[type[ConsoleDenied], tuple[str, int]]:
+        return (type(self), (self.message, self.status))
+
 
 class ConsoleNotFound(ConsoleDenied):
     """404 for an id that does not exist *or belongs to another department* (same answer)."""
 
     def __init__(self, what: str) -> None:
         super().__init__(f"没有找到 {what} / not found", 404)
+        self.what = what
+
+    def __reduce__(self) -> tuple[type[ConsoleNotFound], tuple[str]]:
+        return (type(self), (self.what,))  # rebuilt from what was not found, not the message
 
 
 @dataclass(frozen=True)
