@@ -31,10 +31,11 @@ class DepartmentAuthBook:
 
     def requires_signature(self, department: str) -> bool:
         """Whether ``department`` must sign its calls."""
-        with self._lock:
-            hit = self._cache.get(department)
-        if hit is not None:
-            return hit
+        with self._lock:  # cache[key], not .get(): one lookup instead of two (hot path)
+            try:
+                return self._cache[department]
+            except KeyError:
+                pass
         with session(self.engine) as ses:
             row = ses.get(DepartmentAuth, department)
         required = bool(row is not None and row.require_signature)
