@@ -38,10 +38,12 @@ browser:
 
 # the suite on every logical CPU (pytest-xdist); a file's tests stay on one worker, so its
 # module fixtures (the documented-commands scenario, a seeded hub) are built once.
-# TEST_WORKERS=0 runs it in one process.
+# TEST_WORKERS=0 runs it in one process. TEST_ORDER=random (what .ci/run does) shuffles the
+# files and the tests inside them (pytest-randomly; the seed is printed for `make test-random`).
 TEST_WORKERS ?= logical
+TEST_ORDER ?= fixed
 test: $(STAMP) bytecode browser
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(if $(filter random,$(TEST_ORDER)),-p randomly,)
 
 # the same tests in a random order (pytest-randomly, off in `make test`): finds tests that pass
 # only after, or only before, another one. Replay an order with the seed it printed:
