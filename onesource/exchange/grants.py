@@ -195,8 +195,14 @@ class GrantBook:
         note: str | None = None,
         decided_by: str | None = None,
         now: datetime | None = None,
+        fields: list[str] | None = None,
+        period_days: int | None = None,
     ) -> RequestInfo:
-        """Approve (creating a grant) or deny a pending request addressed to ``owner``."""
+        """Approve (creating a grant) or deny a pending request addressed to ``owner``.
+
+        An approval may narrow the request: ``fields`` (a subset of those requested) and
+        ``period_days`` (at most the period requested); never widen it.
+        """
         now = now or utcnow()
         with session(self.engine, write=True) as ses:
             row = ses.get(AccessRequest, request_id)
@@ -207,6 +213,24 @@ class GrantBook:
                 )
             if row.status != "pending":
                 raise ConflictError(f"request {request_id!r} is already {row.status}")
+            granted = list(row.fields)
+            if fields is not None:
+                extra = [f for f in fields if f not in row.fields]
+                if extra or not fields:
+                    raise InvalidRequestError(
+                        f"an approval can only narrow the request: {extra or 'no field'} "
+                        "not among the fields requested",
+                        hint="requested: " + ", ".join(row.fields),
+                    )
+                granted = [f for f in row.fields if f in fields]
+            days = row.period_days
+            if period_days is not None:
+                if not 0 < period_days <= row.period_days:
+                    raise InvalidRequestError(
+                        f"period {period_days} days: an approval grants 1 to "
+                        f"{row.period_days} days (the period requested)"
+                    )
+                days = period_days
             row.status = "approved" if approve else "denied"
             row.decided_at = now
             row.decided_by = decided_by or owner
@@ -218,9 +242,9 @@ class GrantBook:
                     request_id=row.id,
                     department=row.requester,
                     resource=row.resource,
-                    fields=list(row.fields),
+                    fields=granted,
                     valid_from=now,
-                    valid_until=now + timedelta(days=row.period_days),
+                    valid_until=now + timedelta(days=days),
                     revoked_at=None,
                 )
                 ses.add(grant)

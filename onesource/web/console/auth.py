@@ -69,7 +69,7 @@ class ConsoleDenied(Exception):
         self.status = status
         self.message = message
 
-    def __reduce__(self) -> tuple[type[ConsoleDenied], tuple[str, int]]:
+    def __reduce__(self) -> tuple[type[Exception], tuple[object, ...]]:
         return (type(self), (self.message, self.status))
 
 
@@ -80,7 +80,7 @@ class ConsoleNotFound(ConsoleDenied):
         super().__init__(f"没有找到 {what} / not found", 404)
         self.what = what
 
-    def __reduce__(self) -> tuple[type[ConsoleNotFound], tuple[str]]:
+    def __reduce__(self) -> tuple[type[Exception], tuple[object, ...]]:
         return (type(self), (self.what,))  # rebuilt from what was not found, not the message
 
 

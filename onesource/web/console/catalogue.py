@@ -1,0 +1,166 @@
+"""共享目录: every resource and data element, its share class, condition, legal basis,
+update cycle, quality, the ONE source department of each element, and what the signed-in
+department may read now, needs a grant for, or can never have.
+
+What a department may do is the exchange's policy (``Exchange.access``), not a copy of it.
+Search is a plain match over titles, codes, keywords, field and element names: the
+portal's ``SearchIndex`` indexes the *open* catalogue (releases and open entries), while
+this lists every shared resource, and fewer than a few thousand entries need no index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from onesource.exchange.policy import ResourceAccess
+from onesource.web.console.auth import ConsoleNotFound, User, state
+from onesource.web.console.common import render
+from schemas.catalog import Catalog
+from schemas.resource import Resource
+from schemas.vocab import ShareClass
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class FieldRow:
+    name: str
+    label: str
+    element: str | None
+    element_name: str | None
+    source: str | None  # the element's ONE source department
+    share: ShareClass
+    mine: str  # own | readable | granted | requestable | verify-only | none
+
+
+@dataclass(frozen=True)
+class Entry:
+    res: Resource
+    provider_name: str
+    access: ResourceAccess | None  # None for a user without a department (a steward)
+    quality: float | None
+    fields: list[FieldRow]
+
+    @property
+    def needs_grant(self) -> bool:
+        return any(f.mine == "requestable" for f in self.fields)
+
+
+def quality_of(store: Any, resource: str) -> float | None:
+    """The newest quality run's mean score (0..1) of a resource, None when never checked."""
+    runs = store.quality(resource, 1)
+    if not runs:
+        return None
+    scores = ((runs[0].get("summary") or {}).get("scores")) or {}
+    vals = [float(v) for v in scores.values() if v is not None]
+    return round(sum(vals) / len(vals), 3) if vals else None
+
+
+def field_rows(
+    catalog: Catalog, res: Resource, acc: ResourceAccess | None, granted: frozenset[str]
+) -> list[FieldRow]:
+    from onesource.exchange.policy import field_classes
+
+    classes = field_classes(catalog, res)
+    out = []
+    for name, spec in res.fields.items():
+        el = catalog.elements.get(spec.element) if spec.element else None
+        share = classes[name]
+        if acc is None:
+            mine = share.value
+        elif acc.level == "own":
+            mine = "own"
+        elif name in acc.readable:
+            mine = "granted" if name in granted else "readable"
+        elif name in acc.verifiable:
+            mine = "verify-only"
+        elif share is ShareClass.conditional:
+            mine = "requestable"
+        else:
+            mine = "none"
+        out.append(
+            FieldRow(
+                name,
+                spec.name or (el.name if el else name),
+                spec.element,
+                el.name if el else None,
+                el.source if el else None,
+                share,
+                mine,
+            )
+        )
+    return out
+
+
+def entry(request: Request, user: Any, res: Resource) -> Entry:
+    st = state(request)
+    ex = st.exchange
+    catalog = ex.catalog()
+    acc = ex.access(user.department, res) if user.department else None
+    granted: frozenset[str] = frozenset()
+    if acc is not None and acc.level == "granted":
+        granted = ex.grants.active_fields(user.department, res.name)[0]
+    dept = catalog.departments.get(res.provider)
+    return Entry(
+        res,
+        dept.name if dept else res.provider,
+        acc,
+        quality_of(ex.store, res.name),
+        field_rows(catalog, res, acc, granted),
+    )
+
+
+def matches(res: Resource, catalog: Catalog, q: str) -> bool:
+    q = q.strip().lower()
+    if not q:
+        return True
+    dept = catalog.departments.get(res.provider)
+    texts = [res.name, res.title, res.title_en, res.code, res.summary, *res.keywords]
+    texts += [dept.name if dept else res.provider, res.provider]
+    for name, spec in res.fields.items():
+        el = catalog.elements.get(spec.element) if spec.element else None
+        texts += [name, spec.name or "", el.name if el else "", el.name_en if el else ""]
+    return any(q in t.lower() for t in texts if t)
+
+
+@router.get("/console/catalogue")
+def catalogue(
+    request: Request,
+    user: User,
+    q: str = Query("", max_length=100),
+    share: str = Query("", pattern="^(|unconditional|conditional|none)$"),
+    department: str = Query("", max_length=64),
+) -> Any:
+    catalog: Catalog = state(request).exchange.catalog()
+    entries = []
+    for res in sorted(catalog.resources.values(), key=lambda r: (r.provider, r.code)):
+        if share and res.share_class.value != share:
+            continue
+        if department and res.provider != department:
+            continue
+        if matches(res, catalog, q):
+            entries.append(entry(request, user, res))
+    return render(
+        request,
+        "catalogue.html",
+        entries=entries,
+        q=q,
+        share=share,
+        department=department,
+        departments=catalog.departments,
+        total=len(catalog.resources),
+    )
+
+
+@router.get("/console/catalogue/{name}")
+def resource_page(request: Request, user: User, name: str) -> Any:
+    catalog: Catalog = state(request).exchange.catalog()
+    res = catalog.resources.get(name)
+    if res is None:
+        raise ConsoleNotFound(f"信息资源 {name[:80]}")
+    return render(
+        request, "resource.html", e=entry(request, user, res), departments=catalog.departments
+    )
