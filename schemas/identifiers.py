@@ -131,16 +131,19 @@ class _ArrowOps(_Ops):
 
 class _Chars:
     """Values of exactly ``width`` bytes as columns of byte codes: ``at(i)`` is every
-    value's i-th byte (int32), computed without a Python loop over values."""
+    value's i-th byte (int32), gathered with one ``take`` (no Python loop over values)."""
 
     def __init__(self, values: pa.Array, width: int) -> None:
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         fixed = values.cast(pa.binary()).cast(pa.binary(width))
-        flat = pa.Array.from_buffers(
+        self._bytes = pa.Array.from_buffers(
             pa.uint8(), len(fixed) * width, [None, fixed.buffers()[1]], offset=fixed.offset * width
         )
-        self._rows = pa.FixedSizeListArray.from_arrays(flat, width)
+        # where each value starts in ``_bytes``: 0, width, 2 * width, ...
+        ends = pc.cumulative_sum(pc.binary_length(fixed).cast(pa.int64()))
+        self._starts = pc.subtract(ends, width)
         self._at: dict[int, Any] = {}
 
     def at(self, i: int) -> Any:
@@ -148,7 +151,7 @@ class _Chars:
         import pyarrow.compute as pc
 
         if i not in self._at:
-            self._at[i] = pc.list_element(self._rows, i).cast(pa.int32())
+            self._at[i] = pc.take(self._bytes, pc.add(self._starts, i)).cast(pa.int32())
         return self._at[i]
 
 
