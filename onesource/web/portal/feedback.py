@@ -42,6 +42,10 @@ KINDS = ("data", "problem")
 ANSWERS = ("accepted", "rejected", "published")
 TEXT_MAX, PURPOSE_MAX, LOCATION_MAX, ANSWER_MAX, EMAIL_MAX = 2000, 1000, 500, 4000, 320
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"']+$")
+# C0/C1 controls but tab and newlines, DEL, and the bidi embeddings/overrides/isolates:
+# they would reach an officer's terminal (``onesource request list``) as escape sequences,
+# make PostgreSQL refuse the row (NUL), or make a text read otherwise than it is
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 class RequestError(TerminalError):
@@ -73,6 +77,12 @@ def _hash(token: str) -> str:
 
 def _clean(value: str | None, limit: int, what: str, required: bool = False) -> str | None:
     value = (value or "").strip()
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise RequestError(
+            f"{what} contains a control character (U+{ord(bad.group()):04X}) at position "
+            f"{bad.start() + 1}: remove it"
+        )
     if required and not value:
         raise RequestError(f"{what} is required")
     if len(value) > limit:

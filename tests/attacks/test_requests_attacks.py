@@ -1,0 +1,119 @@
+"""Attacks on the portal's data requests and problem reports (``/requests``) and
+``onesource request``: what a stranger can put in a field, and what an officer's
+terminal then shows.
+
+The world is the repository's catalog with no release built (nothing here reads data).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.cli.harness import REPO, Hub
+
+HTML = {"accept": "text/html"}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    from onesource.web.deps import reset_caches
+
+    path = tmp_path_factory.mktemp("request-attacks")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("ONESOURCE_HOME", str(path))
+        mp.setenv("ONESOURCE_CATALOG", str(REPO / "catalog"))
+        mp.setenv("ONESOURCE_DB_URL", f"sqlite:///{path / 'onesource.db'}")
+        mp.delenv("ONESOURCE_WAREHOUSE", raising=False)
+        reset_caches()
+        yield path
+    reset_caches()
+
+
+@pytest.fixture(scope="module")
+def client(home: Path) -> Iterator:  # type: ignore[type-arg]
+    from fastapi.testclient import TestClient
+
+    from onesource.exchange.ratelimit import RateLimiter
+    from onesource.web.app import create_app
+    from onesource.web.portal import requests
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(requests, "limiter", RateLimiter(0, 1))  # no rate limit here
+        yield TestClient(create_app())
+
+
+@pytest.fixture(scope="module")
+def store(home: Path):  # type: ignore[no-untyped-def]
+    from onesource.store import Store
+
+    return Store.open()
+
+
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def _ask(client, **over: str):  # type: ignore[no-untyped-def]
+    form = client.get("/requests/new", headers=HTML)
+    data = {
+        "text": "各街道公共厕所位置",
+        "purpose": "小程序",
+        "email": "li.si@example.org",
+        "department": "grid",
+        "csrf": _csrf(form.text),
+        **over,
+    }
+    return client.post("/requests/new", data=data, headers=HTML)
+
+
+def _rows(store) -> list[tuple[str, str, str, str | None]]:  # type: ignore[no-untyped-def]
+    from onesource.store.request_models import PortalRequest
+
+    with store.engine.connect() as conn:
+        q = sa.select(PortalRequest.text, PortalRequest.purpose, PortalRequest.email)
+        return [tuple(r) for r in conn.execute(q)]  # type: ignore[misc]
+
+
+HOSTILE = {
+    "terminal escape": "x\x1b]0;owned\x07\x1b[2J\x1b[31m",  # retitles, clears an officer's terminal
+    "NUL": "a\x00b",  # PostgreSQL refuses NUL in text: a 500 instead of an answer
+    "bidi override": "报告\u202eexe.txt",  # text that reads differently from what it holds
+    "C1 control": "a\x9bb",  # CSI in one byte for 8-bit terminals
+}
+
+
+@pytest.mark.parametrize("field", ["text", "purpose", "email"])
+@pytest.mark.parametrize("what", sorted(HOSTILE))
+def test_control_characters_are_refused_in_every_field(client, store, field, what) -> None:  # type: ignore[no-untyped-def]
+    """Attack: control characters in a request, later printed by ``onesource request list``."""
+    before = _rows(store)
+    value = HOSTILE[what] if field != "email" else f"li{HOSTILE[what]}@example.org"
+    page = _ask(client, **{field: value})
+    assert page.status_code == 400, page.text
+    assert "control character" in page.text or "not an e-mail address" in page.text
+    assert _rows(store) == before
+
+
+def test_newlines_and_tabs_in_the_text_are_kept(client, store) -> None:  # type: ignore[no-untyped-def]
+    page = _ask(client, text="第一行\r\n第二行\t完")
+    assert page.status_code == 200, page.text
+    assert any(t == "第一行\r\n第二行\t完" for t, _, _ in _rows(store))
+
+
+def test_cli_answer_with_a_control_character_exits_1_and_stores_nothing(home, store) -> None:  # type: ignore[no-untyped-def]
+    from onesource.web.deps import get_catalog
+    from onesource.web.portal.feedback import get, submit_data_request
+
+    req = submit_data_request(
+        store, get_catalog(), text="t", purpose="p", email="a@example.org", department="grid"
+    )
+    hub = Hub.create(home, ONESOURCE_DB_URL=f"sqlite:///{home / 'onesource.db'}")
+    bad = hub.run("request", "answer", req.id, "--text", "ok\x1b[8m hidden", "--by", "li")
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert "control character" in bad.stderr
+    assert get(store, req.id)["status"] == "pending"
