@@ -23,10 +23,11 @@ MAX_PERIOD_DAYS = 366
 
 
 def working_days_left(now: datetime, due: datetime) -> int:
-    """Whole working days (Monday to Friday) from ``now`` until ``due``; negative when late."""
-    sign, start, end = (1, now, due) if due >= now else (-1, due, now)
+    """Working days (Monday to Friday) from ``now``'s date to ``due``'s, the due day counted;
+    negative when late.  Counted by dates, so an application filed now shows the full 10."""
+    sign, start, end = (1, now.date(), due.date()) if due >= now else (-1, due.date(), now.date())
     days, day = 0, start
-    while day + timedelta(days=1) <= end:
+    while day < end:
         day += timedelta(days=1)
         if day.weekday() < 5:
             days += 1
