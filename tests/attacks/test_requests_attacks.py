@@ -117,3 +117,25 @@ def test_cli_answer_with_a_control_character_exits_1_and_stores_nothing(home, st
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert "control character" in bad.stderr
     assert get(store, req.id)["status"] == "pending"
+
+
+def test_one_ipv6_subnet_shares_one_post_limit(client, store, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Attack: a client given a /64 (every IPv6 customer is) posts from a fresh address
+    each time and never meets the per-address limit."""
+    from fastapi.testclient import TestClient
+
+    from onesource.exchange.ratelimit import RateLimiter
+    from onesource.web.portal import requests
+
+    monkeypatch.setattr(requests, "limiter", RateLimiter(1 / 3600, 1))
+
+    def post_from(address: str) -> int:
+        return int(_ask(TestClient(client.app, client=(address, 40000))).status_code)
+
+    before = len(_rows(store))
+    assert post_from("2001:db8:7:1::1") == 200
+    assert [post_from(f"2001:db8:7:1::{n:x}") for n in range(2, 5)] == [429] * 3
+    assert post_from("2001:db8:7:2::1") == 200  # another /64 is another client
+    assert post_from("::ffff:198.51.100.7") == 200
+    assert post_from("198.51.100.7") == 429  # the same IPv4 client, however written
+    assert len(_rows(store)) == before + 3

@@ -9,6 +9,7 @@ posts.  The status token is shown once, on a page that is not cached.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -77,6 +78,24 @@ LABELS = {
 }
 
 
+def client_key(request: Request) -> str:
+    """The rate limit's key for the client: its address, an IPv6 one by its /64.
+
+    An IPv6 client is given a whole /64 (2**64 addresses) and may post from a new one
+    each time; an IPv4-mapped address is the IPv4 client it names.
+    """
+    host = request.client.host if request.client else "-"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 def _render(request: Request, template: str, status: int = 200, **ctx: Any) -> Any:
     return render(request, template, status, labels=LABELS, **ctx)
 
@@ -94,7 +113,7 @@ def _refusal(request: Request, token: str, trap: str) -> tuple[int, str] | None:
     if trap:
         return 400, "spam"
     try:
-        limiter.check(request.client.host if request.client else "-")
+        limiter.check(client_key(request))
     except RateLimitedError as exc:
         return 429, f"rate:{max(1, round(exc.retry_after))}"
     return None
