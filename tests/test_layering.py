@@ -127,12 +127,14 @@ INNER_LAYERS: dict[str, set[str]] = {
     "base": {"catalog", "lineage", "quality", "settings", "store"},
     "exchange": {"catalog", "metrics", "pipeline", "settings", "store"},
     "ops": {"catalog", "exchange", "settings", "store"},
-    # the web app serves; it never runs pipelines or schedules them
+    # the web app serves; it never runs pipelines or schedules them.  It notifies: the
+    # console sends a department's notices (applications, objections) after the action
     "web": {
         "anonymize",
         "catalog",
         "exchange",
         "metrics",
+        "notify",
         "quality",
         "release",
         "settings",

@@ -157,6 +157,9 @@ def scorecard(
 ) -> None:
     """Compute every department's scorecard (completeness, validity, uniqueness, timeliness, consistency).
 
+    The newest row of each department also counts the objections (数据异议) to its data
+    that are open and, of those, overdue.
+
     Example: onesource quality scorecard --json > scorecard.json
     """
     from rich.table import Table
@@ -167,13 +170,16 @@ def scorecard(
     if as_json:
         typer.echo(json.dumps(card.to_dict(), ensure_ascii=False, indent=2))
         return
-    table = Table("department", "day", "resources", *DIMENSIONS, "overall")
+    table = Table("department", "day", "resources", *DIMENSIONS, "overall", "objections", "overdue")
     for row in card.rows:
+        counts = card.open_objections(row)  # on each department's newest row
         table.add_row(
             row.department,
             row.day,
             str(row.resources),
             *[f"{row.scores[d]:.1%}" if row.scores[d] is not None else "-" for d in DIMENSIONS],
             f"{row.overall:.1%}" if row.overall is not None else "-",
+            str(counts["open"]) if counts else "",
+            str(counts["overdue"]) if counts else "",
         )
     console.print(table)

@@ -6,8 +6,8 @@
 - ``application-overdue``: a consumer application (restricted open data) still pending
   after its ``due_at`` (10 working days, ``onesource.web.portal.applications``).
 - ``request-overdue``: a department's access request still pending after its ``due_at``.
-- ``objection-overdue``: an objection (数据异议, the console's ``objections`` table once it
-  exists) open after its ``due_at``.
+- ``objection-overdue``: an objection (数据异议, ``onesource.exchange.objections``) open
+  after its ``due_at``; also to the source department's approvers in the console.
 - ``run-failed``: the newest run of an ingest, push or release failed, was rejected by its
   quality gate or was killed (within ``lookback``), keyed by the run id.
 """
@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from onesource.notify.message import Alert
+from onesource.store.console_models import Objection
 from onesource.store.db import session
 from onesource.store.exchange_models import AccessRequest
 from onesource.store.models import ConsumerApplication, Run
@@ -126,38 +127,35 @@ def overdue_applications(engine: sa.Engine, now: datetime) -> list[Alert]:
 
 
 def overdue_objections(engine: sa.Engine, now: datetime) -> list[Alert]:
-    """Objections open past ``due_at``, when the console's ``objections`` table exists.
-
-    Read by reflection (id, status, due_at, and a department column: ``source_department``
-    or ``department``) so this check needs no change when the console lands.
-    """
-    insp = sa.inspect(engine)
-    if "objections" not in insp.get_table_names():
-        return []
-    table = sa.Table("objections", sa.MetaData(), autoload_with=engine)
-    cols = table.c
-    if not {"id", "status", "due_at"} <= set(cols.keys()):
-        return []
-    dept = cols.get("source_department") if "source_department" in cols else cols.get("department")
-    query = sa.select(cols.id, cols.due_at, *([dept] if dept is not None else [])).where(
-        cols.status.in_(("open", "pending")), cols.due_at < now
-    )
-    out = []
+    """Objections (数据异议) still open past ``due_at``: the source department must answer."""
     with session(engine) as ses:
-        for row in ses.execute(query):
-            department = row[2] if dept is not None else None
-            out.append(
-                Alert(
-                    kind="objection-overdue",
-                    key=f"objection-overdue:{row[0]}",
-                    subject=str(row[0]),
-                    department=department,
-                    title=f"数据异议 {row[0]} 已超过答复期限 / objection past its deadline",
-                    text=f"Objection {row[0]} was due {row[1]} and is still open.",
-                    details={"due_at": str(row[1])},
-                )
-            )
-    return out
+        rows = ses.scalars(
+            sa.select(Objection)
+            .where(Objection.status == "open", Objection.due_at < now)
+            .order_by(Objection.due_at, Objection.id)
+        ).all()
+    return [
+        Alert(
+            kind="objection-overdue",
+            key=f"objection-overdue:{o.id}",
+            subject=o.id,
+            department=o.source_department,
+            title=f"数据异议 {o.id} 已超过答复期限 / objection past its deadline",
+            text=(
+                f"{o.raised_by} 对 {o.resource}.{o.field}（{_key(o.record_key)}）提出的异议"
+                f"应于 {_iso(o.due_at)} 前答复。\nObjection {o.id} from {o.raised_by} on "
+                f"{o.resource}.{o.field} ({_key(o.record_key)}) was due {_iso(o.due_at)}: "
+                f"answer it (console: /console/objections/{o.id}, or onesource objection answer)."
+            ),
+            details={"due_at": _iso(o.due_at), "raised_by": o.raised_by, "resource": o.resource},
+            roles=("approver",),
+        )
+        for o in rows
+    ]
+
+
+def _key(record_key: dict[str, Any] | None) -> str:
+    return ", ".join(f"{k}={v}" for k, v in (record_key or {}).items())
 
 
 def failed_runs(

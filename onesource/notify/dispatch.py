@@ -19,7 +19,8 @@ import sqlalchemy as sa
 
 from onesource.notify.channels import DeliveryError, post_webhook, send_email
 from onesource.notify.config import NotifyConfig
-from onesource.notify.message import Alert
+from onesource.notify.message import NOTICE_KINDS, Alert
+from onesource.store.console_models import ConsoleAccount
 from onesource.store.db import session
 from onesource.store.models import AlertSent
 from onesource.store.records import utcnow
@@ -54,6 +55,34 @@ def department_emails(config: NotifyConfig, catalog: Any, department: str | None
         if contacts is not None:
             found += contacts.emails
     found += config.operators
+    return list(dict.fromkeys(found))
+
+
+def console_emails(engine: sa.Engine, department: str | None, roles: Iterable[str]) -> list[str]:
+    """E-mails of the active console accounts of ``department`` holding one of ``roles``."""
+    wanted = set(roles)
+    if department is None or not wanted:
+        return []
+    with session(engine) as ses:
+        rows = ses.scalars(
+            sa.select(ConsoleAccount).where(
+                ConsoleAccount.department == department,
+                ConsoleAccount.disabled_at.is_(None),
+                ConsoleAccount.email.is_not(None),
+            )
+        ).all()
+        return sorted({r.email for r in rows if wanted & set(r.roles or ()) and r.email})
+
+
+def recipients(config: NotifyConfig, catalog: Any, alert: Alert, engine: sa.Engine) -> list[str]:
+    """Who gets ``alert`` by e-mail: a notice its department's people by role (and the
+    department's addresses in notify.yaml); an alert also the catalog stewards and operators."""
+    if alert.kind in NOTICE_KINDS:
+        contacts = config.departments.get(alert.department or "")
+        found = list(contacts.emails) if contacts is not None else []
+    else:
+        found = department_emails(config, catalog, alert.department)
+    found += console_emails(engine, alert.department, alert.roles)
     return list(dict.fromkeys(found))
 
 
@@ -100,10 +129,11 @@ def dispatch(
     repeat = timedelta(hours=config.repeat_hours) if config.repeat_hours > 0 else None
     out = Delivery()
     for alert in alerts:
+        again = None if alert.kind in NOTICE_KINDS else repeat  # a notice is sent once
         if config.smtp is not None:
-            for address in department_emails(config, catalog, alert.department):
+            for address in recipients(config, catalog, alert, engine):
                 target = f"email:{address}"
-                if not _due(engine, alert.key, target, repeat):
+                if not _due(engine, alert.key, target, again):
                     out.skipped.append((alert.key, target))
                     continue
                 try:
@@ -118,7 +148,7 @@ def dispatch(
             if not hook.wants(alert.department, alert.kind):
                 continue
             target = f"webhook:{hook.name}"
-            if not _due(engine, alert.key, target, repeat):
+            if not _due(engine, alert.key, target, again):
                 out.skipped.append((alert.key, target))
                 continue
             try:

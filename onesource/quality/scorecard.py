@@ -3,7 +3,8 @@
 Five dimensions per department per day, each the mean over the department's
 resources of the day's last run: completeness (cells filled), validity (rows
 passing blocking checks), uniqueness (keys unique), timeliness (freshness met)
-and consistency (copied values agreeing with their source).
+and consistency (copied values agreeing with their source).  Beside the scores, each
+department's objections (数据异议) to its data: open now and, of those, overdue.
 """
 
 from __future__ import annotations
@@ -35,12 +36,32 @@ class ScoreRow:
 class Scorecard:
     rows: list[ScoreRow] = field(default_factory=list)
     run_id: str | None = None
+    # source department -> {"open": n, "overdue": m}: objections to its data, now
+    objections: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def open_objections(self, row: ScoreRow) -> dict[str, int] | None:
+        """The department's objection counts on its newest row (None on older rows)."""
+        if self.latest().get(row.department) is not row:
+            return None
+        return self.objections.get(row.department, {"open": 0, "overdue": 0})
 
     def to_dict(self) -> dict[str, Any]:
+        rows = []
+        for r in self.rows:
+            counts = self.open_objections(r)
+            rows.append(
+                {
+                    **asdict(r),
+                    "overall": r.overall,
+                    "objections_open": counts["open"] if counts else None,
+                    "objections_overdue": counts["overdue"] if counts else None,
+                }
+            )
         return {
             "run_id": self.run_id,
             "dimensions": list(DIMENSIONS),
-            "rows": [{**asdict(r), "overall": r.overall} for r in self.rows],
+            "rows": rows,
+            "objections": self.objections,
         }
 
     def latest(self) -> dict[str, ScoreRow]:
@@ -87,6 +108,41 @@ def entries_from_store(store: Any, catalog: Catalog, limit: int = 90) -> list[di
     return out
 
 
+def objection_counts(engine: Any, now: Any = None) -> dict[str, dict[str, int]]:
+    """Per source department: objections ``open`` now and, of those, ``overdue``."""
+    import sqlalchemy as sa
+
+    from onesource.store.console_models import Objection
+    from onesource.store.db import session
+    from onesource.store.records import utcnow
+
+    now = now or utcnow()
+    late = sa.case((Objection.due_at < now, 1), else_=0)
+    query = (
+        sa.select(Objection.source_department, sa.func.count(), sa.func.sum(late))
+        .where(Objection.status == "open")
+        .group_by(Objection.source_department)
+    )
+    with session(engine) as ses:
+        return {
+            dept: {"open": int(n), "overdue": int(overdue or 0)}
+            for dept, n, overdue in ses.execute(query)
+        }
+
+
+def with_objections(card: Scorecard, engine: Any, now: Any = None) -> Scorecard:
+    """``card`` with the objection counts; a department with objections but no scores
+    gets a row of today (so an overdue objection is never invisible)."""
+    from onesource.store.records import utcnow
+
+    now = now or utcnow()
+    card.objections = objection_counts(engine, now)
+    known = {r.department for r in card.rows}
+    for dept in sorted(set(card.objections) - known):
+        card.rows.append(ScoreRow(dept, now.date().isoformat(), 0, dict.fromkeys(DIMENSIONS)))
+    return card
+
+
 def run_scorecard(store: Any = None, catalog: Catalog | None = None) -> Scorecard:
     """Compute the scorecard from the store and keep it with a ``scorecard`` run."""
     from onesource.store import Store
@@ -97,7 +153,7 @@ def run_scorecard(store: Any = None, catalog: Catalog | None = None) -> Scorecar
 
         catalog = load_compiled(get_settings().catalog)
     store = store or Store.open()
-    card = compute(entries_from_store(store, catalog))
+    card = with_objections(compute(entries_from_store(store, catalog)), store.engine)
     with store.begin_run("scorecard", "scorecard") as run:
         card.run_id = run.id
         path = store.write_report(

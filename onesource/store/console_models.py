@@ -24,6 +24,7 @@ class ConsoleAccount(Base):
     id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(64), unique=True)
     display_name: Mapped[str | None] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(320))  # notices (0009)
     department: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     roles: Mapped[list[Any]] = mapped_column(default=list)
     password_hash: Mapped[str | None] = mapped_column(sa.String(200))

@@ -33,7 +33,7 @@ from onesource.store.errors import StoreBusyError
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # the newest migration; a test keeps it equal to the scripts' head, so an
 # up-to-date DB is recognised with one query instead of loading Alembic
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 _migrated: set[str] = set()

@@ -169,8 +169,6 @@ def test_cli_exit_codes(world: dict[str, Any], tmp_path: Path) -> None:
 
 
 def test_fresh_resources_are_not_stale_and_objections_are_read(world: dict[str, Any]) -> None:
-    import sqlalchemy as sa
-
     store, catalog = world["store"], world["catalog"]
 
     def stale(now: Any) -> set[str]:
@@ -180,28 +178,20 @@ def test_fresh_resources_are_not_stale_and_objections_are_read(world: dict[str, 
         run.finish("succeeded")
     assert "students" not in stale(utcnow()) and "population_register" in stale(utcnow())
     assert "students" in stale(utcnow() + timedelta(days=200))  # quarterly x 1.5 later
-    # the console's objections table, once it exists, is read by its columns
-    meta = sa.MetaData()
-    table = sa.Table(
-        "objections", meta,
-        sa.Column("id", sa.String, primary_key=True), sa.Column("status", sa.String),
-        sa.Column("due_at", sa.DateTime(timezone=True)), sa.Column("source_department", sa.String),
-    )  # fmt: skip
-    meta.create_all(store.engine)
+    # objections (数据异议) open past their deadline go to the source department
+    from onesource.store.console_models import Objection
+    from onesource.store.db import session
+
     now = utcnow()
-    rows = [("ob_1", "open", -1), ("ob_2", "open", 1), ("ob_3", "answered", -9)]
-    with store.engine.begin() as conn:
-        conn.execute(
-            table.insert(),
-            [
-                {
-                    "id": i,
-                    "status": s,
-                    "due_at": now + timedelta(days=d),
-                    "source_department": "psb",
-                }
-                for i, s, d in rows
-            ],
-        )
+    rows = [("ob_1", "open", -1), ("ob_2", "open", 1), ("ob_3", "rejected", -9)]
+    with session(store.engine, write=True) as ses:
+        for i, s, d in rows:
+            ses.add(
+                Objection(
+                    id=i, raised_by="edu", source_department="psb", resource="population_register",
+                    record_key={"id_number": "x"}, field="name", reason="typo", status=s,
+                    raised_at=now - timedelta(days=20), due_at=now + timedelta(days=d),
+                )
+            )  # fmt: skip
     overdue = [a for a in check_all(store.engine, catalog, now) if a.kind == "objection-overdue"]
     assert [(a.subject, a.department) for a in overdue] == [("ob_1", "psb")]
