@@ -44,7 +44,9 @@ def verify(
     name: str, file: str, version: int | None, expires: str, consumer: str, signature: str
 ) -> str | None:
     """The consumer id a valid, unexpired link was signed for, else None."""
-    if version is None or not expires.isdigit() or len(expires) > 12 or len(consumer) > 64:
+    if version is None or not (expires.isascii() and expires.isdigit()):  # "²" is a digit
+        return None
+    if len(expires) > 12 or len(consumer) > 64:
         return None
     if int(expires) < time.time():
         return None

@@ -363,7 +363,7 @@ def page_context(
 
     query = " ".join(q.split())[:100]
     sort = sort if sort in SORTS else ""  # cache keys hold only known values
-    number = int(page) if page.isdigit() and len(page) < 6 else 1
+    number = int(page) if page.isascii() and page.isdigit() and len(page) < 6 else 1  # not "²"
     chosen = tuple(sorted((k, v[:100]) for k, v in selected.items() if v and k in FACETS))
     generation = _catalogue(store, catalog)[3]  # changes with the catalog and any version
     key = (generation, query, chosen, sort, number, lang)
