@@ -1,4 +1,4 @@
-"""``onesource user add|list|disable|passwd``: people who sign in to the console.
+"""``onesource user add|list|disable|passwd|email``: people who sign in to the console.
 
 Passwords are read from a prompt (twice) or, for scripts, the first line of standard
 input (``--password-stdin``); never from the command line, where ``ps`` and the shell
@@ -99,17 +99,21 @@ def add(
     password_stdin: Stdin = False,
 ) -> None:
     """Create an account.  Example: onesource user add wang.li --department edu --role officer"""
-    from onesource.web.console.accounts import check_roles
+    from onesource.web.console.accounts import check_password, check_roles
 
     roles = [r.value for r in role]
-    check_roles(roles, department, _departments())  # before asking for a password
+    check_roles(roles, department, None)  # cheap checks first, before the catalog and the DB
+    known = _departments() if department else None
+    check_roles(roles, department, known)
+    password = _password(password_stdin)
+    check_password(password)
     account = _book().add(
         name,
         roles,
         department=department,
-        password=_password(password_stdin),
+        password=password,
         display_name=display_name,
-        known_departments=_departments(),
+        known_departments=known,
     )
     _audit("add", account.name, account.department)
     console.print(
@@ -163,3 +167,20 @@ def passwd(name: Name, password_stdin: Stdin = False) -> None:
     account = book.set_password(name, _password(password_stdin))
     _audit("passwd", account.name, account.department)
     console.print(f"password changed for {account.name}", highlight=False)
+
+
+@app.command("email")
+def email(
+    name: Name,
+    address: Annotated[str, typer.Argument(help="where notices go; '-' removes the address")],
+) -> None:
+    """Set the e-mail address that gets the account's notices (applications, objections).
+
+    Example: onesource user email wang.li wang.li@edu.qinghe.example.gov.cn
+    """
+    from onesource.notify.recipients import set_email
+
+    account = _book().get(name)
+    set_email(_book().engine, account.name, None if address == "-" else address)
+    _audit("email", account.name, account.department)
+    console.print(f"e-mail of {account.name}: {address}", highlight=False, markup=False)

@@ -70,12 +70,17 @@ def _dummy_hash() -> str:
     return str(_hasher().hash(secrets.token_urlsafe(16)))
 
 
-def hash_password(password: str) -> str:
+def check_password(password: str) -> None:
+    """Refuse a password shorter than ``MIN_PASSWORD`` characters."""
     if len(password) < MIN_PASSWORD:
         raise AccountError(
             f"password too short ({len(password)} characters)",
             hint=f"use at least {MIN_PASSWORD} characters",
         )
+
+
+def hash_password(password: str) -> str:
+    check_password(password)
     return str(_hasher().hash(password))
 
 
