@@ -3,7 +3,9 @@
 The portal is public, so ``/metrics`` is not: it answers a request whose peer address is
 in ``ONESOURCE_METRICS_ALLOW`` (default ``127.0.0.1,::1``: local only) and that carries no
 forwarding header (a reverse proxy on the same machine must not make the public local),
-or one with ``Authorization: Bearer <ONESOURCE_METRICS_TOKEN>``.  Anything else gets 403
+or one with ``Authorization: Bearer <ONESOURCE_METRICS_TOKEN>``.  A request whose peer is a
+reverse proxy named in ``ONESOURCE_TRUSTED_PROXIES`` is relayed, never local, even with no
+forwarding header (nginx's plain ``proxy_pass`` adds none).  Anything else gets 403
 in the error envelope.  The route label is the matched route's template
 (``/api/open/datasets/{name}``), ``<unmatched>`` for anything no route matched: the
 number of series does not grow with the URLs clients invent.
@@ -36,6 +38,7 @@ class MetricsAccess:
 
     networks: tuple[Network, ...]
     token: str | None
+    proxies: tuple[Network, ...] = ()  # peers that relay others (ONESOURCE_TRUSTED_PROXIES)
 
     @classmethod
     def from_env(cls) -> MetricsAccess:
@@ -54,7 +57,7 @@ class MetricsAccess:
                     hint="comma-separated addresses or CIDRs, e.g. 127.0.0.1,10.0.5.0/24",
                 ) from None
         token = os.environ.get("ONESOURCE_METRICS_TOKEN", "").strip() or None
-        return cls(tuple(networks), token)
+        return cls(tuple(networks), token, _proxies(os.environ.get("ONESOURCE_TRUSTED_PROXIES")))
 
     def admits(self, scope: dict[str, Any]) -> bool:
         headers = scope["headers"]
@@ -75,7 +78,25 @@ class MetricsAccess:
             address = ipaddress.ip_address(client[0])
         except ValueError:
             return False
+        if any(address in net for net in self.proxies):
+            return False  # the reverse proxy: whoever it relays, not a local scraper
         return any(address in net for net in self.networks)
+
+
+def _proxies(raw: str | None) -> tuple[Network, ...]:
+    """The networks of ``ONESOURCE_TRUSTED_PROXIES`` (``*``: every peer may be a proxy).
+
+    An entry that is no address (a socket path uvicorn accepts too) names no peer here.
+    """
+    out: list[Network] = []
+    for part in (p.strip() for p in (raw or "").split(",")):
+        if part == "*":
+            return (ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0"))
+        try:
+            out.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            continue
+    return tuple(out)
 
 
 def exposition() -> tuple[bytes, str]:
