@@ -285,3 +285,19 @@ def test_working_days_left_counts_weekdays() -> None:
     friday = datetime(2026, 11, 27, 10, tzinfo=UTC)
     assert working_days_left(friday, add_working_days(friday, 10)) == 10
     assert working_days_left(add_working_days(friday, 3), friday) == -3
+
+
+def test_catalogue_shows_quality_of_the_resource_and_the_providers_scorecard(
+    world: World, clients: dict[str, TestClient]
+) -> None:
+    from onesource.quality.scorecard import run_scorecard
+
+    store = world.hub.store
+    scores = {"completeness": 1.0, "validity": 0.9, "uniqueness": 1.0, "timeliness": 0.8}
+    with store.begin_run("ingest", "households") as run:
+        store.record_quality(run.id, "households", {"scores": scores}, True)
+        run.finish("succeeded")
+    run_scorecard(store, world.hub.catalog)
+    page = clients["edu.officer"].get("/console/catalogue/households").text
+    facts = re.search(r'<dl class="facts">.*?</dl>', page, re.S)
+    assert facts and facts.group(0).count("92%") == 2  # the resource's and psb's overall

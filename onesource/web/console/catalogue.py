@@ -59,6 +59,20 @@ def quality_of(store: Any, resource: str) -> float | None:
     return round(sum(vals) / len(vals), 3) if vals else None
 
 
+def department_scores(store: Any) -> dict[str, float]:
+    """Each department's overall score on the newest scorecard (``onesource quality``)."""
+    from onesource.quality.scorecard import latest_scorecard
+
+    card = latest_scorecard(store) or {}
+    out: dict[str, tuple[str, float]] = {}
+    for row in card.get("rows", []):
+        if row.get("overall") is None:
+            continue
+        if row["department"] not in out or row["day"] > out[row["department"]][0]:
+            out[row["department"]] = (row["day"], float(row["overall"]))
+    return {dept: score for dept, (_, score) in out.items()}
+
+
 def field_rows(
     catalog: Catalog, res: Resource, acc: ResourceAccess | None, granted: frozenset[str]
 ) -> list[FieldRow]:
@@ -152,6 +166,7 @@ def catalogue(
         department=department,
         departments=catalog.departments,
         total=len(catalog.resources),
+        scores=department_scores(state(request).exchange.store),
     )
 
 
@@ -162,5 +177,9 @@ def resource_page(request: Request, user: User, name: str) -> Any:
     if res is None:
         raise ConsoleNotFound(f"信息资源 {name[:80]}")
     return render(
-        request, "resource.html", e=entry(request, user, res), departments=catalog.departments
+        request,
+        "resource.html",
+        e=entry(request, user, res),
+        departments=catalog.departments,
+        scores=department_scores(state(request).exchange.store),
     )
