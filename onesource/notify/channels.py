@@ -41,13 +41,20 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 def send_email(
     smtp: SmtpConfig, to: Sequence[str], subject: str, text: str, *, html: str | None = None
 ) -> None:
-    """Send one message to ``to`` (one SMTP transaction)."""
+    """Send one message to ``to`` (one SMTP transaction).
+
+    A header value with a line break (an injected ``Bcc:``) fails this delivery with
+    ``DeliveryError``, like an unreachable server: the other alerts still go out.
+    """
     msg = EmailMessage()
-    msg["From"] = smtp.sender
-    msg["To"] = ", ".join(to)
-    msg["Subject"] = subject
-    msg["Date"] = formatdate(localtime=False)
-    msg["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2].strip("> ") or None)
+    try:
+        msg["From"] = smtp.sender
+        msg["To"] = ", ".join(to)
+        msg["Subject"] = subject
+        msg["Date"] = formatdate(localtime=False)
+        msg["Message-ID"] = make_msgid(domain=smtp.sender.rpartition("@")[2].strip("> ") or None)
+    except ValueError as exc:  # the e-mail policy refuses CR/LF in a header
+        raise DeliveryError(f"a header of the message holds a line break or is bad: {exc}") from exc
     msg.set_content(text)
     if html is not None:
         msg.add_alternative(html, subtype="html")

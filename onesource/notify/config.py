@@ -10,14 +10,26 @@ receive every alert.  Without a file nothing is sent (checks still report).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.errors import ConfigError
 
 CONFIG_ENV = "ONESOURCE_NOTIFY_CONFIG"
+# one address: no whitespace (a CR/LF would start another header), no list separators
+_ADDRESS = re.compile(r"^[^@\s<>,;\"']{1,64}@[^@\s<>,;\"']+\.[^@\s<>,;\"']+$")
+
+
+def _one_address(value: str) -> str:
+    if not _ADDRESS.match(value):
+        raise ValueError(f"not one e-mail address: {value[:80]!r} (like name@example.gov.cn)")
+    return value
+
+
+Address = Annotated[str, AfterValidator(_one_address)]
 
 
 class _Model(BaseModel):
@@ -68,12 +80,14 @@ class WebhookConfig(_Model):
 
 
 class DepartmentContacts(_Model):
-    emails: list[str] = Field(default_factory=list)
+    emails: list[Address] = Field(default_factory=list)
 
 
 class NotifyConfig(_Model):
     smtp: SmtpConfig | None = None
-    operators: list[str] = Field(default_factory=list, description="e-mails that get every alert")
+    operators: list[Address] = Field(
+        default_factory=list, description="e-mails that get every alert"
+    )
     departments: dict[str, DepartmentContacts] = Field(default_factory=dict)
     use_catalog_stewards: bool = True
     webhooks: list[WebhookConfig] = Field(default_factory=list)
