@@ -1,4 +1,5 @@
-"""``onesource alerts check``: what is late or failed, for cron, Airflow and monitoring."""
+"""``onesource alerts check``: what is late or failed, for cron, Airflow and monitoring;
+``onesource alerts notify``: the departments' notices still to deliver."""
 
 from __future__ import annotations
 
@@ -69,3 +70,56 @@ def check(
     if delivery is not None and delivery.failed:
         raise typer.Exit(1)
     raise typer.Exit(1 if alerts else 0)
+
+
+@app.command("notify")
+def notify(
+    send: Annotated[
+        bool, typer.Option("--send", help="deliver through the channels in notify.yaml")
+    ] = False,
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="notification config (default $ONESOURCE_HOME/notify.yaml)"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print as JSON")] = False,
+) -> None:
+    """List (and with --send deliver) the departments' notices not yet delivered.
+
+    New applications (to the owner's approvers), decisions (to the applicant's officers),
+    grants expiring within 14 days (to the holder's officers), new and answered objections
+    (to the source's approvers, the raiser's officers): each sent once per recipient.  The
+    console sends them at once; run this from cron to catch up after a mail outage.
+    Exit 1 when a delivery failed.
+
+    Example: onesource alerts notify --send
+    """
+    from onesource.catalog.compiled import load_compiled
+    from onesource.notify.config import load_config
+    from onesource.notify.notices import pending_notices
+    from onesource.settings import get_settings
+    from onesource.store import Store
+    from onesource.store.records import utcnow
+
+    cfg = load_config(config)
+    store = Store.open()
+    notices = pending_notices(store.engine, utcnow())
+    delivery = None
+    if send:
+        from onesource.notify.dispatch import dispatch
+
+        delivery = dispatch(notices, cfg, store.engine, load_compiled(get_settings().catalog))
+    if as_json:
+        out: dict[str, Any] = {"notices": [a.to_dict() for a in notices]}
+        if delivery is not None:
+            out["delivery"] = delivery.to_dict()
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        for a in notices:
+            console.print(f"{a.kind:20} {a.subject:32} {a.department or '-':10} {a.title}")
+        console.print(f"{len(notices)} notice(s)")
+        if delivery is not None:
+            console.print(
+                f"sent {len(delivery.sent)}, already sent {len(delivery.skipped)}, "
+                f"failed {len(delivery.failed)}"
+            )
+    raise typer.Exit(1 if delivery is not None and delivery.failed else 0)

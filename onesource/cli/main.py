@@ -39,6 +39,7 @@ def _mount_optional() -> None:
         ("onesource.cli.backup", None),  # adds backup/restore
         ("onesource.cli.alerts", "alerts"),
         ("onesource.cli.requests", "request"),
+        ("onesource.cli.objections", "objection"),
         ("onesource.cli.users", "user"),
         ("onesource.cli.init", None),  # adds init
     ]

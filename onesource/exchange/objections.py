@@ -410,3 +410,79 @@ class ObjectionBook:
             query = query.where(Objection.status == status)
         with session(self.engine) as ses:
             return [_info(r, now) for r in ses.scalars(query.limit(1000))]
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """One disagreement of a department's copy with the source (a consistency sample)."""
+
+    copy_resource: str
+    element: str
+    field: str
+    source_department: str
+    source_resource: str
+    source_field: str
+    key_field: str
+    key: str
+    copy_value: str | None
+    source_value: str | None
+
+
+def mismatches(exchange: Any, department: str, resource: str | None = None) -> list[Mismatch]:
+    """The samples of the newest consistency reports of ``department``'s copies.
+
+    Read from the hub's stored quality results, never from a caller: an objection made
+    from one carries the values the hub compared.
+    """
+    catalog = exchange.catalog()
+    if resource is not None and exchange.resource(resource).provider != department:
+        raise AccessDeniedError(
+            f"{resource} is not {department}'s", hint="the copy's department raises its mismatches"
+        )
+    out = []
+    for res in sorted(catalog.resources.values(), key=lambda r: r.name):
+        if res.provider != department or resource not in (None, res.name):
+            continue
+        results = exchange.store.quality(res.name, 1)
+        report = ((results[0]["summary"] or {}).get("consistency") or {}) if results else {}
+        for e in report.get("elements") or []:
+            src = catalog.source_resource(e["element"])
+            if src is None or len(src.primary_key) != 1:
+                continue
+            src_field = next((f for f, s in src.fields.items() if s.element == e["element"]), None)
+            if src_field is None:
+                continue
+            for sample in e.get("samples") or []:
+                copy, source = sample.get("copy"), sample.get("source")
+                out.append(
+                    Mismatch(
+                        res.name,
+                        e["element"],
+                        e["field"],
+                        e["source_department"],
+                        src.name,
+                        src_field,
+                        src.primary_key[0],
+                        str(sample["key"]),
+                        None if copy is None else str(copy),
+                        None if source is None else str(source),
+                    )
+                )
+    return out
+
+
+def raise_from(
+    book: ObjectionBook, department: str, m: Mismatch, user: str | None = None
+) -> ObjectionInfo:
+    """An objection to the source's value of ``m`` (what the copy holds is expected)."""
+    return book.raise_objection(
+        department,
+        m.source_resource,
+        {m.key_field: m.key},
+        m.source_field,
+        f"与本部门 {m.copy_resource}.{m.field} 的值不一致（一致性报告）/ "
+        f"disagrees with our copy {m.copy_resource}.{m.field}",
+        observed=m.source_value,
+        expected=m.copy_value,
+        user=user,
+    )

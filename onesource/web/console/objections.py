@@ -265,37 +265,10 @@ def answer(
 # consistency mismatches -> objections
 
 
-def mismatches(request: Request, dept: str) -> list[dict[str, Any]]:
-    """The disagreements the newest consistency reports found in ``dept``'s copies."""
-    ex = state(request).exchange
-    catalog = ex.catalog()
-    out = []
-    for res in sorted(catalog.resources.values(), key=lambda r: r.name):
-        if res.provider != dept:
-            continue
-        results = ex.store.quality(res.name, 1)
-        report = ((results[0]["summary"] or {}).get("consistency") or {}) if results else {}
-        for e in report.get("elements") or []:
-            src = catalog.source_resource(e["element"])
-            if src is None or len(src.primary_key) != 1:
-                continue
-            src_field = next((f for f, s in src.fields.items() if s.element == e["element"]), None)
-            for sample in e.get("samples") or []:
-                out.append(
-                    {
-                        "copy_resource": res.name,
-                        "element": e["element"],
-                        "field": e["field"],
-                        "source_department": e["source_department"],
-                        "source_resource": src.name,
-                        "source_field": src_field,
-                        "key_field": src.primary_key[0],
-                        "key": str(sample["key"]),
-                        "copy_value": sample.get("copy"),
-                        "source_value": sample.get("source"),
-                    }
-                )
-    return out
+def mismatches(request: Request, dept: str) -> list[Any]:
+    from onesource.exchange.objections import mismatches as found
+
+    return found(state(request).exchange, dept)
 
 
 @router.get("/console/objections/mismatches")
@@ -317,30 +290,22 @@ def from_consistency(
         (
             m
             for m in mismatches(request, dept)
-            if (m["copy_resource"], m["element"], m["key"]) == (copy_resource, element, key)
+            if (m.copy_resource, m.element, m.key) == (copy_resource, element, key)
         ),
         None,
     )
     if hit is None:
         raise ConsoleNotFound("不一致记录 / mismatch")
+    from onesource.exchange.objections import raise_from
+
     try:
-        info = book(request).raise_objection(
-            dept,
-            hit["source_resource"],
-            {hit["key_field"]: hit["key"]},
-            hit["source_field"],
-            f"与本部门 {hit['copy_resource']}.{hit['field']} 的值不一致（一致性报告）/ "
-            f"disagrees with our copy {hit['copy_resource']}.{hit['field']}",
-            observed=None if hit["source_value"] is None else str(hit["source_value"]),
-            expected=None if hit["copy_value"] is None else str(hit["copy_value"]),
-            user=user.name,
-        )
+        info = raise_from(book(request), dept, hit, user=user.name)
     except ExchangeError as exc:
         audit(
             request,
             user,
             "objection-raise",
-            resource=hit["source_resource"],
+            resource=hit.source_resource,
             result="invalid",
             status=exc.status,
         )

@@ -1,0 +1,97 @@
+"""``onesource objection ...`` through the installed script: exit 0 on success, 1 on a
+refusal (never a silent 0), 2 on misuse."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.harness import Hub
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> dict[str, Any]:
+    from onesource.catalog.loader import load_catalog
+    from onesource.store import Store
+    from tests.exchange.fixtures import commit, people
+
+    h = Hub.create(tmp_path_factory.mktemp("objection-cli"))
+    shutil.copyfile(migrated_db, h.home / "onesource.db")
+    store = Store(h.env["ONESOURCE_DB_URL"], h.env["ONESOURCE_WAREHOUSE"])
+    catalog = load_catalog(h.catalog).raise_for_issues()
+    rows = people()
+    commit(store, catalog, "population_register", rows)
+    return {"hub": h, "store": store, "catalog": catalog, "people": rows}
+
+
+def _run(hub: dict[str, Any], *args: str) -> Any:
+    """The installed script (a subprocess, ~2 s each: kept for the exit-code contract)."""
+    return hub["hub"].run("objection", *args, timeout=120)
+
+
+def _invoke(hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """The same command in-process (the rest of the checks, at no start-up cost)."""
+    from typer.testing import CliRunner
+
+    from onesource.cli.main import app
+    from onesource.settings import get_settings
+
+    for k, v in hub["hub"].env.items():
+        if k.startswith("ONESOURCE_"):
+            monkeypatch.setenv(k, v)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(app, ["objection", *args])
+    finally:
+        get_settings.cache_clear()
+    # in-process the script's error handler (which prints "Error: ...") is not around
+    result.text = result.output + str(result.exception or "")  # type: ignore[attr-defined]
+    return result
+
+
+def test_raise_list_answer(hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.exchange.fixtures import commit
+
+    person = hub["people"][0]
+    key = f"id_number={person['id_number']}"
+    # misuse: a key without '=' is a usage error (2)
+    bad = _run(
+        hub, "raise", "population_register", "name", "-d", "edu", "--key", "x", "--reason", "r"
+    )
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    # refused: the source department objecting to its own data (1, with the reason)
+    own = _run(
+        hub, "raise", "population_register", "name", "-d", "psb", "--key", key, "--reason", "r"
+    )
+    assert own.returncode == 1 and "psb is the source" in own.stdout + own.stderr
+    done = _run(
+        hub, "raise", "population_register", "name", "-d", "edu", "--key", key,
+        "--reason", "与学籍登记不一致", "--observed", person["name"], "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    info = json.loads(done.stdout)
+    assert (info["raised_by"], info["source_department"]) == ("edu", "psb")
+    run = lambda *a: _invoke(hub, monkeypatch, *a)  # noqa: E731
+    assert run("list", "-d", "nowhere").exit_code == 2
+    listed = run("list", "-d", "psb", "--incoming", "--status", "open")
+    assert listed.exit_code == 0 and info["id"] in listed.output
+    assert info["id"] not in run("list", "-d", "civil").output
+    # civil may not answer it; edu (the raiser) neither; psb needs a newer version
+    for dept in ("civil", "edu"):
+        other = run("answer", info["id"], "-d", dept, "--status", "rejected", "--text", "x")
+        assert other.exit_code == 1, other.output
+    stale = run("answer", info["id"], "-d", "psb", "--status", "corrected", "--version", "1")
+    assert stale.exit_code == 1 and "not newer" in stale.text
+    fixed = [dict(p) for p in hub["people"]]
+    fixed[0]["name"] = "张叁"
+    new = commit(hub["store"], hub["catalog"], "population_register", fixed)
+    ok = _run(
+        hub, "answer", info["id"], "-d", "psb", "--status", "corrected", "--version", str(new)
+    )
+    assert ok.returncode == 0 and f"corrected v{new}" in ok.stdout, ok.stdout + ok.stderr
+    again = run("answer", info["id"], "-d", "psb", "--status", "rejected", "--text", "x")
+    assert again.exit_code == 1 and "already answered" in again.text
