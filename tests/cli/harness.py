@@ -115,9 +115,13 @@ class Hub:
         return cls(home=home, catalog=catalog, env=env)
 
     def run(
-        self, *args: str, timeout: float = 300, cwd: Path | None = None
+        self, *args: str, timeout: float = 300, cwd: Path | None = None, input: str | None = None
     ) -> subprocess.CompletedProcess[str]:
-        """``onesource *args`` to completion; stdout and stderr captured as text."""
+        """``onesource *args`` to completion; stdout and stderr captured as text.
+
+        Standard input is ``input`` (a password for ``--password-stdin``), else empty:
+        never the terminal the tests run in.
+        """
         return subprocess.run(
             [onesource_bin(), *args],
             env=self.env,
@@ -126,6 +130,7 @@ class Hub:
             text=True,
             timeout=timeout,
             check=False,
+            input=input if input is not None else "",
         )
 
     def start(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:

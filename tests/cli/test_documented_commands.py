@@ -43,6 +43,7 @@ class Entry:
     extra: tuple[str, ...] = ()  # appended arguments (speed, free ports), said here
     subst: Callable[[Ctx], dict[str, str]] | None = None  # placeholders -> real values
     home: Callable[[Ctx], Hub] | None = None  # run in another home (a fresh machine)
+    stdin: str | None = None  # standard input (a password for --password-stdin)
 
 
 def _students_run(ctx: Ctx) -> dict[str, str]:
@@ -245,6 +246,21 @@ ENTRIES: dict[str, Entry] = {
         r"^release business_register_open: version 1 withdrawn \(addresses not generalized\); "
         r"no version is public now$",
     ),
+    # console accounts (docs/departments.md): the prompt only with --help here (no terminal)
+    "onesource user add wang.li --department edu --role officer": Entry(
+        0, r"--password-stdin", "help"
+    ),
+    "onesource user add li.ming --department psb --role approver --password-stdin": Entry(
+        0, r"^added li\.ming \(approver of psb\)$", stdin="long enough secret\n"
+    ),
+    "onesource user add zhao.qing --role steward --password-stdin": Entry(
+        0, r"^added zhao\.qing \(steward\)$", stdin="another long secret\n"
+    ),
+    "onesource user list": Entry(0, r"^li\.ming\s+psb\s+approver\s+active$"),
+    "onesource user passwd li.ming --password-stdin": Entry(
+        0, r"^password changed for li\.ming$", stdin="a new long secret\n"
+    ),
+    "onesource user disable li.ming": Entry(0, r"^disabled li\.ming$"),
 }
 
 
@@ -291,7 +307,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ctx]:
             if entry.mode == "server":
                 result = _run_server(hub, cmd, args, ctx)
             else:
-                result = (entry.home(ctx) if entry.home else hub).run(*args, timeout=600)
+                result = (entry.home(ctx) if entry.home else hub).run(
+                    *args, timeout=600, input=entry.stdin
+                )
             if result is not None:
                 ctx["results"][cmd] = result
             if cmd in ("onesource dept key issue edu", "onesource dept key rotate edu"):
