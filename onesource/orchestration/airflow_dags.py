@@ -18,6 +18,7 @@ import datetime as dt
 import functools
 import logging
 import operator
+import os
 import time
 from pathlib import Path
 from typing import Any, TypedDict
@@ -50,9 +51,23 @@ class _Retries(TypedDict):
     max_retry_delay: dt.timedelta
 
 
+def first_retry_delay() -> dt.timedelta:
+    """``ONESOURCE_RETRY_DELAY_S`` (read at parse time): the first retry's delay, default 60 s.
+
+    Later retries double it, up to 30 minutes.  The cluster test shortens it.
+    """
+    raw = os.environ.get("ONESOURCE_RETRY_DELAY_S", "").strip() or "60"
+    try:
+        return dt.timedelta(seconds=float(raw))
+    except ValueError:
+        raise ConfigError(
+            f"ONESOURCE_RETRY_DELAY_S={raw!r} is not a number of seconds", hint="e.g. 60"
+        ) from None
+
+
 TRANSIENT_RETRIES: _Retries = {
     "retries": 3,
-    "retry_delay": dt.timedelta(minutes=1),
+    "retry_delay": first_retry_delay(),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": dt.timedelta(minutes=30),
 }

@@ -83,13 +83,20 @@ def check_subject(kind: str, subject: str) -> None:
 def pause_point(name: str) -> None:
     """Test hook: stop here (forever) when ONESOURCE_STORE_PAUSE_AT names this point.
 
-    Used by the SIGKILL tests to kill a writer at an exact step of the commit.
+    Used by the SIGKILL tests to kill a writer at an exact step of the commit.  The marker
+    file (ONESOURCE_STORE_PAUSE_MARKER) is created when a process stops here; while it
+    exists no other process stops (the cluster test kills the first writer and lets its
+    retry through).
     """
     if os.environ.get(PAUSE_ENV) != name:
         return
     marker = os.environ.get(PAUSE_MARKER_ENV)
     if marker:
-        with open(marker, "w") as fh:
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "w") as fh:
             fh.write(name)
     while True:
         time.sleep(3600)
