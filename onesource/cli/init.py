@@ -23,7 +23,8 @@ def init(
         bool,
         typer.Option(
             "--force",
-            help="write into a non-empty folder; existing files are kept, never overwritten",
+            help="write into a non-empty folder; existing files are kept, never overwritten, "
+            "and symbolic links in it never followed",
         ),
     ] = False,
 ) -> None:
