@@ -17,6 +17,7 @@ from onesource.exchange.policy import requestable_fields
 from onesource.store.records import utcnow
 from onesource.web.console.auth import ConsoleNotFound, Member, Officer, audit, state
 from onesource.web.console.common import render
+from onesource.web.console.notices import request_notice
 
 router = APIRouter(include_in_schema=False)
 MAX_PERIOD_DAYS = 366
@@ -110,7 +111,8 @@ def apply(
             period_days=period_days,
         )
     audit(request, user, "apply", resource=res.name, fields=info.fields, purpose=info.purpose)
-    return RedirectResponse(f"/console/applications/{info.id}?new=1", status_code=303)
+    done = RedirectResponse(f"/console/applications/{info.id}?new=1", status_code=303)
+    return request_notice(request, done, info.id)  # to the owner's approvers
 
 
 @router.get("/console/applications")

@@ -17,6 +17,7 @@ from onesource.store.records import utcnow
 from onesource.web.console.applications import working_days_left
 from onesource.web.console.auth import Approver, ConsoleNotFound, Steward, audit, state
 from onesource.web.console.common import render
+from onesource.web.console.notices import request_notice
 
 router = APIRouter(include_in_schema=False)
 
@@ -84,7 +85,8 @@ def approve(
         return _page(request, info, 422, [str(exc)])
     granted = done.grant.fields if done.grant is not None else []
     audit(request, user, "approve", resource=done.resource, fields=granted, purpose=done.purpose)
-    return RedirectResponse(f"/console/review/{done.id}", status_code=303)
+    page = RedirectResponse(f"/console/review/{done.id}", status_code=303)
+    return request_notice(request, page, done.id)  # to the applicant's officers
 
 
 @router.post("/console/review/{request_id}/refuse")
@@ -104,7 +106,8 @@ def refuse(
     except ExchangeError as exc:
         return _page(request, info, 422, [str(exc)])
     audit(request, user, "refuse", resource=done.resource, fields=done.fields, purpose=reason)
-    return RedirectResponse(f"/console/review/{done.id}", status_code=303)
+    page = RedirectResponse(f"/console/review/{done.id}", status_code=303)
+    return request_notice(request, page, done.id)
 
 
 @router.get("/console/overdue")
