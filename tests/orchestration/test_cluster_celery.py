@@ -27,294 +27,21 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import secrets
-import signal
-import socket
 import sqlite3
 import subprocess
-import sys
-import time
-import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
-if TYPE_CHECKING:
-    from onesource.store import Store
+from tests.orchestration.cluster import BIN, REPO, Cluster, running_cluster
 
 pytestmark = [pytest.mark.services, pytest.mark.airflow, pytest.mark.slow]
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-AIRFLOW = str(BIN / "airflow")
 # four departments, three connector types (SQLite, Parquet and JSON-lines drops)
 RESOURCES = ("business_register", "population_register", "graduates", "hotline_tickets")
 KILLED = "population_register"  # incremental on updated_at: the retry must pull the same rows
 WORKERS = ("worker-a", "worker-b")
-HEARTBEAT_TIMEOUT_S = 12  # Airflow's default is 300 s
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Cluster:
-    root: Path
-    env: dict[str, str]  # the hub's view (PostgreSQL + S3), for the test's own reads
-    api: str
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-    killed: set[str] = field(default_factory=set)  # workers the test killed on purpose
-
-    @property
-    def sources(self) -> Path:
-        """The departments' sources (outside every home, as a department's server is)."""
-        return self.root / "departments" / "sources"
-
-    def log(self, name: str) -> str:
-        return (self.root / f"{name}.log").read_text(errors="replace")
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {name} ---\n{self.log(name)[-2500:]}"
-            for name in self.procs
-            if (self.root / f"{name}.log").exists()
-        )
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(
-            self.api + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read() or b"null")
-
-    def finished_runs(self, dag_ids: list[str]) -> list[dict[str, Any]]:
-        """Finished runs of these DAGs (one request, however many DAGs)."""
-        body = {"dag_ids": dag_ids, "states": ["success", "failed"]}
-        return list(self.call("POST", "/api/v2/dags/~/dagRuns/list", body)["dag_runs"])
-
-    def attempts(self, worker: str) -> set[tuple[str, str, int]]:
-        """(dag_id, run_id, try) of every task attempt whose log is in this worker's home."""
-        found = set()
-        for path in (self.root / worker / "airflow" / "logs").glob(
-            "dag_id=*/run_id=*/task_id=*/*.log"
-        ):
-            dag, run = (p.name.split("=", 1)[1] for p in (path.parents[2], path.parents[1]))
-            found.add((dag, run, int(path.stem.removeprefix("attempt="))))
-        return found
-
-    def wait(self, what: str, check: Any, timeout: float = 180.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for name, proc in self.procs.items():
-                if proc.poll() is not None and name not in self.killed:
-                    pytest.fail(
-                        f"{name} exited ({proc.returncode}) while waiting for {what}\n{self.logs()}"
-                    )
-            with contextlib.suppress(OSError):
-                got = check()
-                if got:
-                    return got
-            time.sleep(1)
-        pytest.fail(f"timed out waiting for {what}\n{self.logs()}")
-
-    def wait_runs(self, dag_ids: list[str], count: int = 1) -> dict[str, dict[str, Any]]:
-        """The newest run of each DAG once each has ``count`` finished runs."""
-
-        def done() -> dict[str, dict[str, Any]] | None:
-            newest: dict[str, dict[str, Any]] = {}
-            runs = self.finished_runs(dag_ids)
-            for dag_id in dag_ids:
-                mine = [r for r in runs if r["dag_id"] == dag_id]
-                if len(mine) < count:
-                    return None
-                newest[dag_id] = max(mine, key=lambda r: r["run_after"])
-            return newest
-
-        return self.wait(f"runs of {', '.join(dag_ids)}", done)  # type: ignore[no-any-return]
-
-
-def _hub(env: dict[str, str]) -> Store:
-    from onesource.store import Store
-
-    return Store(env["ONESOURCE_DB_URL"], env["ONESOURCE_WAREHOUSE"])
-
-
-@contextlib.contextmanager
-def _databases(postgres_url: str) -> Iterator[tuple[str, str]]:
-    """Two fresh PostgreSQL databases: Airflow's and the hub's."""
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    base = make_url(postgres_url)
-    admin = base.set(drivername="postgresql").render_as_string(hide_password=False)
-    tag = uuid.uuid4().hex[:8]
-    names = (f"airflow_ci_{tag}", f"hub_ci_{tag}")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in names:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield tuple(base.set(database=n).render_as_string(hide_password=False) for n in names)  # type: ignore[misc]
-    finally:
-        from onesource.store.db import engine_for
-
-        for name in names:  # the test's own pooled connections first
-            with contextlib.suppress(Exception):
-                engine_for(base.set(database=name).render_as_string(hide_password=False)).dispose()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            for name in names:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _start(cluster: Cluster, name: str, cmd: list[str], env: dict[str, str]) -> None:
-    cwd = Path(env["AIRFLOW_HOME"]).parent
-    cluster.procs[name] = subprocess.Popen(
-        cmd,
-        env=env,
-        cwd=cwd,
-        stdout=(cluster.root / f"{name}.log").open("w"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
-def _stop(cluster: Cluster) -> None:
-    """SIGKILL everything: a graceful shutdown is not under test and costs ~10 s."""
-    for proc in cluster.procs.values():
-        if proc.poll() is None:
-            _kill_tree(proc)
-
-
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL a worker and every process under it (the machine it runs on dies)."""
-    import psutil
-
-    tree = [proc.pid]
-    with contextlib.suppress(psutil.NoSuchProcess):
-        tree += [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-    for pid in tree:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    from cryptography.fernet import Fernet
-
-    from tests.s3.server import aws_env, new_bucket
-
-    root = tmp_path_factory.mktemp("cluster")
-    port = _free_port()
-    keyprefix = f"onesource_ci_{uuid.uuid4().hex[:8]}:"
-    # this process's own Airflow/OneSource settings (other tests' in-process Airflow sets some)
-    # must not leak into the cluster's processes
-    inherited = {
-        k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "ONESOURCE_", "AWS_"))
-    }
-    with _databases(postgres_url) as (airflow_db, hub_db), pytest.MonkeyPatch.context() as mp:
-        bucket = new_bucket(mp, "cluster")
-        shared = {
-            **inherited,
-            **aws_env(),
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_db,
-            # Airflow's async engine: psycopg 3's async dialect, no asyncpg needed
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": airflow_db.replace(
-                "+psycopg://", "+psycopg_async://"
-            ),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "onesource" / "dags"),
-            "AIRFLOW__CORE__PARALLELISM": "4",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",  # the test calls the REST API
-            "AIRFLOW__API__WORKERS": "1",
-            "AIRFLOW__CELERY__BROKER_URL": redis_url.rsplit("/", 1)[0] + "/9",
-            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + airflow_db,
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
-            # a run's own keys on the shared Redis: no other Airflow's leftover task reaches
-            # this run's workers. Unacknowledged tasks of a dead worker come back only after
-            # the visibility timeout: Airflow's retry, not Redis, moves them to the survivor
-            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": keyprefix,
-            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(16),
-            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
-            # a loaded machine can take longer than the default 5 s to answer a worker's call
-            "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
-            "AIRFLOW__WORKERS__EXECUTION_API_RETRY_WAIT_MAX": "5",
-            # a dead worker's task is failed (and retried) this soon after its last heartbeat
-            "AIRFLOW__WORKERS__MIN_HEARTBEAT_INTERVAL": "2",
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(HEARTBEAT_TIMEOUT_S),
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "1",
-            "ONESOURCE_RETRY_DELAY_S": "1",
-            "ONESOURCE_DB_URL": hub_db,
-            "ONESOURCE_WAREHOUSE": f"s3://{bucket}/warehouse",
-            "ONESOURCE_CATALOG": str(REPO / "catalog"),
-            **_seed(root / "departments"),  # ~1 s
-        }
-        cluster = Cluster(root=root, env=dict(shared), api=f"http://127.0.0.1:{port}")
-
-        def role(name: str) -> dict[str, str]:
-            home = root / name
-            for sub in ("airflow", "hub", "tmp"):
-                (home / sub).mkdir(parents=True)
-            return {
-                **shared,
-                "AIRFLOW_HOME": str(home / "airflow"),
-                "ONESOURCE_HOME": str(home / "hub"),
-                "TMPDIR": str(home / "tmp"),
-            }
-
-        control = role("control")
-        workers = {}
-        for name in WORKERS:
-            env = role(name)
-            marker = root / name / "tmp" / "paused"
-            marker.write_text("disarmed")  # armed (removed) by the kill check
-            env["ONESOURCE_STORE_PAUSE_AT"] = "after-rename"
-            env["ONESOURCE_STORE_PAUSE_MARKER"] = str(marker)
-            workers[name] = env
-        try:
-            # the slow starts first, side by side; the sources and the hub's DB meanwhile
-            _start(cluster, "migrate", [AIRFLOW, "db", "migrate"], control)
-            # importing the API server's app takes longest (~25 s loaded) and needs no DB: it
-            # starts beside the migration, told not to refuse the DB for being unmigrated yet
-            api = {**control, "AIRFLOW__DATABASE__CHECK_MIGRATIONS": "False"}
-            serve = ["api-server", "--host", "127.0.0.1", "--port", str(port)]
-            _start(cluster, "api", [AIRFLOW, *serve], api)
-            for name, env in workers.items():
-                cmd = [AIRFLOW, "celery", "worker", "--celery-hostname", f"{name}@%h"]
-                cmd += ["--skip-serve-logs", "--without-mingle", "--without-gossip"]
-                _start(cluster, name, cmd, env)
-            _hub(cluster.env)  # migrates the hub's DB meanwhile
-            migrate = cluster.procs.pop("migrate")
-            assert migrate.wait(timeout=240) == 0, cluster.log("migrate")[-3000:]
-            _start(cluster, "reserialize", [AIRFLOW, "dags", "reserialize"], control)
-            _start(cluster, "scheduler", [AIRFLOW, "scheduler"], control)
-            reserialize = cluster.procs.pop("reserialize")
-            assert reserialize.wait(timeout=240) == 0, cluster.log("reserialize")[-3000:]
-            cluster.wait(
-                "the API server",
-                lambda: urllib.request.urlopen(f"{cluster.api}/api/v2/monitor/health", timeout=2),
-            )
-            for name in WORKERS:
-                cluster.wait(f"{name} to be ready", lambda n=name: " ready." in cluster.log(n))
-            yield cluster
-        finally:
-            _stop(cluster)
-            _forget_keys(redis_url, keyprefix)
 
 
 def _seed(home: Path) -> dict[str, str]:
@@ -326,13 +53,24 @@ def _seed(home: Path) -> dict[str, str]:
     return {f"ONESOURCE_CONN_{k.upper()}": json.dumps(v) for k, v in conns.items()}
 
 
-def _forget_keys(redis_url: str, prefix: str) -> None:
-    import redis
+def _pause_once(name: str, home: Path) -> dict[str, str]:
+    """Commits on this worker stop after copying their objects while the marker is absent."""
+    marker = home / "tmp" / "paused"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("disarmed")  # armed (removed) by the kill check
+    return {"ONESOURCE_STORE_PAUSE_AT": "after-rename", "ONESOURCE_STORE_PAUSE_MARKER": str(marker)}
 
-    with contextlib.suppress(Exception):
-        client = redis.Redis.from_url(redis_url.rsplit("/", 1)[0] + "/9")
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
+
+@pytest.fixture(scope="module")
+def cluster(
+    postgres_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("cluster")
+    conns = _seed(root / "departments")  # outside every home, as a department's server is
+    with running_cluster(
+        root, postgres_url, redis_url, workers=WORKERS, env=conns, worker_env=_pause_once
+    ) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -349,7 +87,7 @@ def test_the_demo_dags_run_on_both_workers(cluster: Cluster, first_runs: dict[st
     ran = {w: {dag for dag, _, _ in cluster.attempts(w)} for w in WORKERS}
     assert all(ran.values()), f"a worker ran nothing: {ran}"
     assert set().union(*ran.values()) >= set(first_runs), ran
-    store = _hub(cluster.env)
+    store = cluster.hub()
     for resource in RESOURCES:
         version = store.current("resource", resource)
         assert version is not None and version.number == 1, resource
@@ -360,12 +98,17 @@ def test_the_demo_dags_run_on_both_workers(cluster: Cluster, first_runs: dict[st
 def test_a_killed_worker_s_task_is_retried_on_the_other(
     cluster: Cluster, first_runs: dict[str, Any]
 ) -> None:
-    store = _hub(cluster.env)
+    store = cluster.hub()
     before = store.current("resource", KILLED)
     assert before is not None and before.number == 1
     old = store.read("resource", KILLED)
     # 20 residents moved: the incremental pull takes exactly these rows
-    with contextlib.closing(sqlite3.connect(cluster.sources / "psb.db")) as con, con:
+    with (
+        contextlib.closing(
+            sqlite3.connect(cluster.root / "departments" / "sources" / "psb.db")
+        ) as con,
+        con,
+    ):
         picked = "SELECT rowid FROM population ORDER BY rowid LIMIT 20"
         moved = {
             r[0] for r in con.execute(f"SELECT id_number FROM population WHERE rowid IN ({picked})")
@@ -390,8 +133,7 @@ def test_a_killed_worker_s_task_is_retried_on_the_other(
     assert store.current("resource", KILLED).number == 1  # type: ignore[union-attr]
     assert store.read("resource", KILLED).equals(old)
     [killed_run] = store.runs(KILLED, status="running")
-    cluster.killed.add(victim)
-    _kill_tree(cluster.procs[victim])
+    cluster.kill(victim)
     assert store.current("resource", KILLED).number == 1  # type: ignore[union-attr]
 
     finished = cluster.wait_runs([dag_id], count=2)[dag_id]
