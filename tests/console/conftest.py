@@ -73,6 +73,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterat
         book = AccountBook(Store.open().engine)
         for name, (dept, roles) in PEOPLE.items():
             book.add(name, roles, dept, password=PASSWORD)
+        from onesource.web.exchange.runtime import exchange_for
+
+        exchange_for(hub.app)  # app.state.onesource_exchange and .onesource_console exist
+        TestClient(hub.app).get("/console/login")  # from the start, whatever test runs first
         yield World(hub, home)
     finally:
         ex = getattr(hub.app.state, "onesource_exchange", None)

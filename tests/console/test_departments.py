@@ -301,3 +301,43 @@ def test_catalogue_shows_quality_of_the_resource_and_the_providers_scorecard(
     page = clients["edu.officer"].get("/console/catalogue/households").text
     facts = re.search(r'<dl class="facts">.*?</dl>', page, re.S)
     assert facts and facts.group(0).count("92%") == 2  # the resource's and psb's overall
+
+
+def test_rotating_keys_revokes_the_older_ones(world: World, clients: dict[str, TestClient]) -> None:
+    ring = world.hub.app.state.onesource_exchange.keys
+    r = post(clients["civil.officer"], "/console/access/keys/rotate", {}, page="/console/access")
+    assert r.status_code == 200
+    new = re.search(r'<code id="new-key">os_([^_]+)_', r.text).group(1)  # type: ignore[union-attr]
+    active = [k.prefix for k in ring.list("civil") if k.active]
+    assert active == [new]
+
+
+def test_grants_ending_soon_are_flagged_and_verifications_are_seen_by_the_owner(
+    world: World, clients: dict[str, TestClient]
+) -> None:
+    ex = world.hub.app.state.onesource_exchange
+    req = ex.grants.request(
+        ex.catalog(), "civil", "population_register", ["id_number", "name"], "救助核查", "办法", 5
+    )
+    ex.grants.decide("psb", req.id, True, decided_by="test")
+    page = clients["civil.officer"].get("/console/access").text
+    row = re.search(
+        r'<tr id="grant-[^"]+"><td><a href="/console/catalogue/population_register">.*?</tr>',
+        page,
+        re.S,
+    )
+    assert row and "即将到期" in row.group(0)
+    person = world.hub.people[0]
+    r = TestClient(world.app).post(
+        "/api/exchange/verify",
+        json={
+            "resource": "population_register",
+            "key": {"id_number": person["id_number"]},
+            "claims": {"name": person["name"]},
+            "purpose": "最低生活保障资格核验",
+        },
+        headers={"Authorization": f"Bearer {ex.keys.issue('civil').key}"},
+    )
+    assert r.status_code == 200, r.text
+    seen = clients["psb.approver"].get("/console/transparency").text
+    assert "最低生活保障资格核验" in seen and "核验" in seen

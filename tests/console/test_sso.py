@@ -214,3 +214,20 @@ def test_forged_or_foreign_tokens_are_refused(sso: FakeIdP, world: World, attack
         sso.sign_with = None
     assert r.status_code == 403, r.text
     assert "onesource_console=" not in r.headers.get("set-cookie", "")
+
+
+def test_a_half_configured_provider_closes_the_console(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from onesource.web.app import create_app
+    from onesource.web.console.settings import get_console_settings
+
+    monkeypatch.setenv("ONESOURCE_CONSOLE_OIDC_ISSUER", "https://id.qinghe.example")
+    get_console_settings.cache_clear()
+    try:
+        r = TestClient(create_app()).get("/console/login", headers={"Accept": "text/html"})
+    finally:
+        monkeypatch.delenv("ONESOURCE_CONSOLE_OIDC_ISSUER")
+        get_console_settings.cache_clear()
+    assert r.status_code >= 400 and "ONESOURCE_CONSOLE_OIDC_CLIENT_ID" in r.text
+    assert 'name="password"' not in r.text
