@@ -293,3 +293,15 @@ def test_a_consistency_mismatch_becomes_an_objection_in_one_step(
     assert (row.raised_by, row.source_department, row.resource) == ("civil", "psb", POP)
     assert row.record_key == {"id_number": person["id_number"]}
     assert (row.expected, row.observed) == ("赵陆", "赵六")
+
+
+def test_the_form_is_prefilled_from_a_record_field_link(
+    world: World, clients: dict[str, TestClient]
+) -> None:
+    number = world.hub.people[0]["id_number"]
+    page = clients["edu.officer"].get(
+        f"/console/objections/new?resource={POP}&field=name&key.id_number={number}"
+    )
+    assert page.status_code == 200
+    assert f'name="key.id_number" required value="{number}"' in page.text, page.text[-3000:]
+    assert '<option value="name" selected>' in page.text
