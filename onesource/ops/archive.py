@@ -21,6 +21,34 @@ from onesource.ops.manifest import MANIFEST, SIGNATURE, BackupError, Manifest
 _SAFE = re.compile(r"^(db|audit|data)/[^\x00-\x1f\\]+$")
 _DAMAGED = (tarfile.TarError, EOFError, OSError, zlib.error)
 _HEAD_LIMIT = {MANIFEST: 256 << 20, SIGNATURE: 4096}  # bytes read into memory at most
+# tarfile reads a long-name or pax header whole into memory (and an old GNU sparse map
+# entry by entry) while it opens the archive: ours are a few hundred bytes and never sparse
+_HEADER_LIMIT = 1 << 20
+_HEADER_TYPES = (
+    tarfile.GNUTYPE_LONGNAME,
+    tarfile.GNUTYPE_LONGLINK,
+    tarfile.XHDTYPE,
+    tarfile.XGLTYPE,
+    tarfile.SOLARIS_XHDTYPE,
+)
+
+
+class _BoundedInfo(tarfile.TarInfo):
+    """A member header that refuses, before tarfile reads it, what only a bomb declares."""
+
+    def _proc_member(self, tar: tarfile.TarFile) -> tarfile.TarInfo:
+        if self.type in _HEADER_TYPES and self.size > _HEADER_LIMIT:
+            raise BackupError(
+                f"the archive has a tar header of {self.size:,} bytes (a backup's are a few "
+                "hundred): refused before reading it",
+                hint="it was not made by onesource backup; nothing was restored",
+            )
+        if self.type == tarfile.GNUTYPE_SPARSE:
+            raise BackupError(
+                "the archive has a sparse member header (backups have none)",
+                hint="it was not made by onesource backup; nothing was restored",
+            )
+        return super()._proc_member(tar)  # type: ignore[misc,no-any-return]
 
 
 def safe_member(name: str) -> bool:
@@ -32,7 +60,7 @@ def _open(src: Path) -> tarfile.TarFile:
     if not src.is_file():
         raise BackupError(f"{src} does not exist or is not a file")
     try:
-        return tarfile.open(src, "r:*")
+        return tarfile.open(src, "r:*", tarinfo=_BoundedInfo)
     except _DAMAGED as exc:
         raise BackupError(
             f"{src} is not a readable backup archive ({exc})",
@@ -54,8 +82,9 @@ def _altered(src: Path, name: str) -> BackupError:
     )
 
 
-def read_head(src: Path) -> tuple[Manifest, bytes, bytes]:
-    """The manifest (not yet trusted), its bytes and the signature: the first two members."""
+def read_head(src: Path) -> tuple[bytes, bytes]:
+    """The manifest's bytes (not yet trusted: not parsed here) and the signature, the first
+    two members; ``parse_manifest`` once the signature verified."""
     with _open(src) as tar:
         try:
             found: dict[str, bytes] = {}
@@ -75,11 +104,16 @@ def read_head(src: Path) -> tuple[Manifest, bytes, bytes]:
             f"{src} does not begin with {MANIFEST} and {SIGNATURE}",
             hint="it was not made by onesource backup, or is damaged",
         )
-    manifest = Manifest.from_bytes(found[MANIFEST])
+    return found[MANIFEST], found[SIGNATURE]
+
+
+def parse_manifest(body: bytes) -> Manifest:
+    """The manifest of bytes whose signature verified; member names checked once more."""
+    manifest = Manifest.from_bytes(body)
     unsafe = [name for name in manifest.files if not safe_member(name)]
     if unsafe:
         raise BackupError(f"the manifest names unsafe paths: {', '.join(unsafe[:5])}")
-    return manifest, found[MANIFEST], found[SIGNATURE]
+    return manifest
 
 
 def _hash_to(fh: IO[bytes], out: IO[bytes] | None) -> tuple[str, int]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from onesource.ops import keyset
-from onesource.ops.archive import check_members, read_head
+from onesource.ops.archive import check_members, parse_manifest, read_head
 from onesource.ops.backup import CHECKPOINTS_DIR, CHECKPOINTS_FILE, LOG_ID_MEMBER
 from onesource.ops.manifest import BackupError, Manifest, check_signature, sha256_stream
 from onesource.ops.snapshot import (
@@ -43,6 +43,7 @@ from onesource.ops.snapshot import (
     tables_with_rows,
 )
 
+DIAGNOSE_LIMIT = 4 << 20  # an unverified manifest parsed for an error message, at most
 KEYS_HINT = (
     "keys are never in backups: restore the key folder (<ONESOURCE_HOME>/keys, or where "
     "ONESOURCE_AUDIT_*_FILE and ONESOURCE_EXCHANGE_SIGNING_KEY_FILE point) from your key "
@@ -94,17 +95,51 @@ def _fingerprints(manifest: Manifest) -> list[str]:
 
 
 def open_verified(src: Path, *, require_all_keys: bool) -> tuple[Manifest, list[str]]:
-    """The manifest once its signature verifies; key problems (raised when required)."""
-    manifest, body, sig = read_head(src)
-    problems = _fingerprints(manifest)
+    """The manifest once its signature verifies; key problems (raised when required).
+
+    Nothing of the manifest is parsed before its signature verified: an archive nobody
+    signed can hold any bytes there (JSON built to exhaust memory or recursion).
+    """
+    body, sig = read_head(src)
     _state, public = keyset.audit_public()
-    if public is None or (require_all_keys and problems):
+    if public is None:
+        missing = [f"{k.name}: {k.problem}" for k in keyset.all_keys() if k.problem is not None]
+        raise BackupError(
+            "the hub's keys are not in place for this backup:\n  - " + "\n  - ".join(missing),
+            hint=KEYS_HINT,
+        )
+    try:
+        check_signature(body, sig, public)
+    except BackupError:
+        claimed = _claimed_key_problems(body)
+        if claimed:  # made by a hub whose keys are not these: say which, not only "altered"
+            raise BackupError(
+                "the hub's keys are not in place for this backup (its manifest, which does not "
+                "verify with this hub's key, says):\n  - " + "\n  - ".join(claimed),
+                hint=KEYS_HINT,
+            ) from None
+        raise
+    manifest = parse_manifest(body)
+    problems = _fingerprints(manifest)
+    if require_all_keys and problems:
         raise BackupError(
             "the hub's keys are not in place for this backup:\n  - " + "\n  - ".join(problems),
             hint=KEYS_HINT,
         )
-    check_signature(body, sig, public)
     return manifest, problems
+
+
+def _claimed_key_problems(body: bytes) -> list[str]:
+    """For the message only: the keys an unverified manifest names, held against ours.
+
+    Parsed only when small, any failure being no claim: it is not trusted for anything else.
+    """
+    if len(body) > DIAGNOSE_LIMIT:
+        return []
+    try:
+        return _fingerprints(parse_manifest(body))
+    except (BackupError, RecursionError, MemoryError):
+        return []
 
 
 def _version_matches(warehouse: Any, version: dict[str, Any]) -> str | None:

@@ -1,0 +1,99 @@
+"""Attacks on ``onesource restore`` with archives no hub made: memory bombs hidden in tar
+headers, and a manifest built to hurt its parser before its signature is checked.
+
+Nothing here needs a real backup: each archive is crafted, and refused before anything
+is written (or any untrusted byte is parsed as JSON).
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from tests.cli.harness import Hub
+
+BOMB = 96 << 20  # declared bytes of one header: tarfile would read them all into memory
+
+
+def _header_bomb(path: Path, kind: bytes, after: list[tuple[str, bytes]] | None = None) -> Path:
+    """A tar whose first member is a long-name/pax/sparse header declaring ``BOMB`` bytes,
+    stored sparse (zeros cost no disk)."""
+    info = tarfile.TarInfo("././@LongLink")
+    info.type, info.size = kind, BOMB
+    head = info.tobuf(format=tarfile.GNU_FORMAT)
+    with path.open("wb") as fh:
+        for name, data in after or []:
+            member = tarfile.TarInfo(name)
+            member.size = len(data)
+            fh.write(member.tobuf(format=tarfile.GNU_FORMAT))
+            fh.write(data + b"\0" * (-len(data) % 512))
+        fh.write(head)
+        fh.truncate(fh.tell() + BOMB + 1024)
+    return path
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK, tarfile.XHDTYPE, tarfile.XGLTYPE],
+    ids=["gnu-longname", "gnu-longlink", "pax", "pax-global"],
+)
+def test_a_huge_tar_header_is_refused_before_it_is_read(tmp_path: Path, kind: bytes) -> None:
+    """Attack: a header declaring gigabytes (a few MB once gzipped) made tarfile read them all
+    into memory while opening the archive, before any check of ours."""
+    from onesource.ops.archive import read_head
+    from onesource.ops.manifest import BackupError
+
+    bomb = _header_bomb(tmp_path / "bomb.tar", kind)
+    tracemalloc.start()
+    try:
+        with pytest.raises(BackupError, match="header"):
+            read_head(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < BOMB // 8, f"{peak >> 20} MiB read for a refused archive"
+
+
+def test_a_header_bomb_after_the_manifest_is_refused_too(tmp_path: Path) -> None:
+    from onesource.ops.archive import check_members
+    from onesource.ops.manifest import BackupError, Manifest
+
+    head = [("MANIFEST.json", b"{}"), ("MANIFEST.sig", b"x")]
+    bomb = _header_bomb(tmp_path / "late.tar", tarfile.XHDTYPE, after=head)
+    manifest = Manifest("", "", "sqlite", None, "log", "none", None, {}, {})
+    tracemalloc.start()
+    try:
+        with pytest.raises(BackupError, match="header"):
+            check_members(bomb, manifest)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < BOMB // 8
+
+
+def _tar(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_an_unsigned_manifest_is_not_parsed(tmp_path: Path) -> None:
+    """Attack: a manifest of 200,000 nested arrays (a RecursionError escaped as a traceback;
+    a big one costs gigabytes as Python objects) is refused by its signature first."""
+    from onesource.exchange.keyfiles import ed25519_private
+
+    hub = Hub.create(tmp_path / "dst")
+    ed25519_private(hub.home / "keys" / "audit-checkpoint.pem", create=True)
+    deep = _tar(tmp_path / "deep.tar", [("MANIFEST.json", b"[" * 200_000), ("MANIFEST.sig", b"")])
+    for args in (["--check"], []):
+        done = hub.run("restore", str(deep), *args)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "signature does not verify" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
