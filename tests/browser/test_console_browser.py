@@ -94,8 +94,8 @@ def _sign_in(browser: Any, base_url: str, name: str) -> Any:
     tab.keyboard.type(name)
     tab.keyboard.press("Tab")
     tab.keyboard.type(PASSWORD)
-    tab.keyboard.press("Enter")
-    tab.wait_for_load_state()
+    with tab.expect_navigation():
+        tab.keyboard.press("Enter")
     return tab
 
 
@@ -111,22 +111,24 @@ def test_apply_approve_read_and_see_the_read(browser: Any, base_url: str) -> Non
     assert "没有权限" in officer.inner_text("main")  # ... which an officer may not see
     officer.goto(base_url + "/console/catalogue")
     officer.fill("#q", "户籍")
-    officer.keyboard.press("Enter")
-    officer.wait_for_load_state()
+    with officer.expect_navigation():
+        officer.keyboard.press("Enter")
     _no_axe_violations(officer)
     _shot(officer, "catalogue")
-    officer.click("#res-population_register h2 a")
+    with officer.expect_navigation():
+        officer.click("#res-population_register h2 a")
     assert "需申请授权" in officer.inner_text("#field-name")
     _no_axe_violations(officer)
     _shot(officer, "resource")
-    officer.click("#apply-link")
+    with officer.expect_navigation():
+        officer.click("#apply-link")
     officer.check("#f-id_number")
     officer.check("#f-household_division")
     officer.fill("#purpose", "义务教育入学资格审核")
     officer.fill("#period_days", "30")
     _no_axe_violations(officer)
-    officer.click("#apply-submit")
-    officer.wait_for_load_state()
+    with officer.expect_navigation():
+        officer.click("#apply-submit")
     assert "待审核" in officer.inner_text("#application-status")
     deadline = officer.inner_text("#deadline")
     assert "10" in deadline and "个工作日" in deadline  # 10 working days, counting down
@@ -138,19 +140,20 @@ def test_apply_approve_read_and_see_the_read(browser: Any, base_url: str) -> Non
     assert "义务教育入学资格审核" in approver.inner_text("#pending")
     _no_axe_violations(approver)
     _shot(approver, "review")
-    approver.click("#pending a")
+    with approver.expect_navigation():
+        approver.click("#pending a")
     approver.fill("#note", "仅限本学期入学审核")
     _no_axe_violations(approver)
     approver.focus("#approve-submit")
-    approver.keyboard.press("Enter")
-    approver.wait_for_load_state()
+    with approver.expect_navigation():
+        approver.keyboard.press("Enter")
     assert "已批准" in approver.inner_text("#application-status")
 
     officer.goto(application_url)
     assert "id_number, household_division" in officer.inner_text("#granted-fields")
     officer.goto(base_url + "/console/access")
-    officer.click("#issue-key")
-    officer.wait_for_load_state()
+    with officer.expect_navigation():
+        officer.click("#issue-key")
     key = officer.inner_text("#new-key").strip()
     _no_axe_violations(officer)
     rows = httpx.get(
