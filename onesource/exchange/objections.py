@@ -260,6 +260,7 @@ class ObjectionBook:
                     f"in {resource} v{version}"
                 )
             observed = current if observed is None else observed
+        self._refuse_duplicate(department, resource, record, field)
         row = Objection(
             id=new_id(),
             raised_by=department,
@@ -284,6 +285,26 @@ class ObjectionBook:
         with session(self.engine, write=True) as ses:
             ses.add(row)
         return _info(row, now)
+
+    def _refuse_duplicate(
+        self, department: str, resource: str, record: dict[str, str], field: str
+    ) -> None:
+        """One open objection per department, record and field (a second adds nothing)."""
+        with session(self.engine) as ses:
+            open_ = ses.execute(
+                sa.select(Objection.id, Objection.record_key).where(
+                    Objection.raised_by == department,
+                    Objection.resource == resource,
+                    Objection.field == field,
+                    Objection.status == "open",
+                )
+            ).all()
+        same = next((oid for oid, key in open_ if dict(key or {}) == record), None)
+        if same is not None:
+            raise ConflictError(
+                f"objection {same} on this record and field is still open",
+                hint="wait for its answer, due by its deadline (console: 数据异议)",
+            )
 
     def answer(
         self,

@@ -305,3 +305,14 @@ def test_the_form_is_prefilled_from_a_record_field_link(
     assert page.status_code == 200
     assert f'name="key.id_number" required value="{number}"' in page.text, page.text[-3000:]
     assert '<option value="name" selected>' in page.text
+
+
+def test_a_second_open_objection_on_the_same_field_is_refused(
+    world: World, clients: dict[str, TestClient]
+) -> None:
+    before = len(_objections(world))
+    first = _raise(clients["edu.officer"], world, 3)
+    assert first.status_code == 303
+    again = _raise(clients["edu.approver"], world, 3)
+    assert again.status_code == 409 and "still open" in again.text
+    assert len(_objections(world)) == before + 1
