@@ -7,31 +7,23 @@ The world is the repository's catalog with no release built (nothing here reads 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from tests.cli.harness import REPO, Hub
+from tests.attacks.world import portal_home
+from tests.cli.harness import Hub
+from tests.portal.test_requests import _ask as ask
 
 HTML = {"accept": "text/html"}
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    from onesource.web.deps import reset_caches
-
-    path = tmp_path_factory.mktemp("request-attacks")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ONESOURCE_HOME", str(path))
-        mp.setenv("ONESOURCE_CATALOG", str(REPO / "catalog"))
-        mp.setenv("ONESOURCE_DB_URL", f"sqlite:///{path / 'onesource.db'}")
-        mp.delenv("ONESOURCE_WAREHOUSE", raising=False)
-        reset_caches()
+    with portal_home(tmp_path_factory.mktemp("request-attacks")) as path:
         yield path
-    reset_caches()
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +46,8 @@ def store(home: Path):  # type: ignore[no-untyped-def]
     return Store.open()
 
 
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
-
-
 def _ask(client, **over: str):  # type: ignore[no-untyped-def]
-    form = client.get("/requests/new", headers=HTML)
-    data = {
-        "text": "各街道公共厕所位置",
-        "purpose": "小程序",
-        "email": "li.si@example.org",
-        "department": "grid",
-        "csrf": _csrf(form.text),
-        **over,
-    }
-    return client.post("/requests/new", data=data, headers=HTML)
+    return ask(client, **{"department": "grid", **over})
 
 
 def _rows(store) -> list[tuple[str, str, str, str | None]]:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.cli.harness import REPO
+from tests.attacks.world import portal_home
 
 HTML = {"accept": "text/html"}
 ODD_DIGITS = ["²", "①", "٣", "𝟠", "1²", "-1", "99999", "0", " 2"]
@@ -22,17 +22,9 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator:  # type: ignor
     from fastapi.testclient import TestClient
 
     from onesource.web.app import create_app
-    from onesource.web.deps import reset_caches
 
-    home = tmp_path_factory.mktemp("search-attacks")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("ONESOURCE_HOME", str(home))
-        mp.setenv("ONESOURCE_CATALOG", str(REPO / "catalog"))
-        mp.setenv("ONESOURCE_DB_URL", f"sqlite:///{home / 'onesource.db'}")
-        mp.delenv("ONESOURCE_WAREHOUSE", raising=False)
-        reset_caches()
+    with portal_home(tmp_path_factory.mktemp("search-attacks")):
         yield TestClient(create_app(), raise_server_exceptions=False)
-    reset_caches()
 
 
 @pytest.mark.parametrize("page", ODD_DIGITS)
