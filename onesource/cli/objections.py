@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from onesource.cli.common import console
+from onesource.cli.common import console, console_err
 
 app = typer.Typer(
     help="Objections (数据异议) to shared values, answered by the element's source department.\n\n"
@@ -222,6 +222,7 @@ def from_consistency_cmd(
 
     Example: onesource objection from-consistency social_assistance --department civil
     """
+    from onesource.exchange.errors import ConflictError
     from onesource.exchange.objections import ObjectionBook, mismatches, raise_from
 
     ex = _exchange()
@@ -231,7 +232,11 @@ def from_consistency_cmd(
     book = ObjectionBook(ex)
     raised = []
     for m in found:
-        info = raise_from(book, department, m, user=who)
+        try:
+            info = raise_from(book, department, m, user=who)
+        except ConflictError as exc:  # raised before and still open: nothing to add
+            console_err.print(f"skipped {m.key} {m.field}: {exc}", highlight=False, markup=False)
+            continue
         _audit(ex, department, "raise", who, info, f"objection {info.id} (consistency)")
         _notify(ex, info.id)
         raised.append(info)

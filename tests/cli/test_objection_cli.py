@@ -95,3 +95,39 @@ def test_raise_list_answer(hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch)
     assert ok.returncode == 0 and f"corrected v{new}" in ok.stdout, ok.stdout + ok.stderr
     again = run("answer", info["id"], "-d", "psb", "--status", "rejected", "--text", "x")
     assert again.exit_code == 1 and "already answered" in again.text
+
+
+def test_from_consistency_raises_each_mismatch_once(
+    hub: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow as pa
+
+    from onesource.pipeline.outputs import consistency_report
+    from schemas.arrow import resource_schema
+
+    store, catalog = hub["store"], hub["catalog"]
+    res = catalog.resources["social_assistance"]
+    person = hub["people"][3]
+    row = {
+        "id_number": person["id_number"],
+        "name": "赵陆",
+        "monthly_amount": None,
+        "household_division": "339903",
+        "family_situation": "x",
+    }
+    rows = [{**row, "assistance_type": t} for t in ("dibao", "tekun")]  # the key twice
+    copy = pa.Table.from_pylist(rows, schema=resource_schema(catalog, res))
+    with store.begin_run("ingest", "social_assistance") as run:
+        report = consistency_report(store, catalog, res, copy)
+        store.record_quality(run.id, "social_assistance", {"consistency": report}, True)
+        run.finish("succeeded")
+    run_ = lambda *a: _invoke(hub, monkeypatch, *a)  # noqa: E731
+    assert run_("from-consistency", "social_assistance", "-d", "edu").exit_code == 1  # not edu's
+    first = run_("from-consistency", "social_assistance", "-d", "civil", "--json")
+    assert first.exit_code == 0, first.text
+    raised = json.loads(first.stdout)
+    assert [(o["field"], o["observed"], o["expected"]) for o in raised] == [
+        ("name", person["name"], "赵陆")
+    ]
+    again = run_("from-consistency", "social_assistance", "-d", "civil")
+    assert again.exit_code == 0 and "0 objection(s) raised" in again.output
