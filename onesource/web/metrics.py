@@ -28,7 +28,24 @@ from onesource.web.exchange.verify import VERIFY_PATH
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "<unmatched>"
-FORWARDING_HEADERS = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
+# any mark a proxy or CDN leaves on what it relays: such a request is not a local scraper's
+FORWARDING_HEADERS = frozenset(
+    {
+        b"x-forwarded-for",
+        b"forwarded",
+        b"x-real-ip",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-forwarded-port",
+        b"via",
+        b"true-client-ip",
+        b"cf-connecting-ip",
+        b"x-client-ip",
+        b"x-original-forwarded-for",
+        b"x-cluster-client-ip",
+        b"fastly-client-ip",
+    }
+)
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 

@@ -53,3 +53,26 @@ def test_without_a_named_proxy_local_scrapes_still_work(monkeypatch) -> None:  #
     for header in ("X-Forwarded-For", "Forwarded", "X-Real-IP"):
         relayed = _client("127.0.0.1").get("/metrics", headers={header: "127.0.0.1"})
         assert relayed.status_code == 403, header
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-Forwarded-Proto",
+        "X-Forwarded-Host",
+        "Via",
+        "True-Client-IP",
+        "CF-Connecting-IP",
+        "X-Client-IP",
+        "X-Original-Forwarded-For",
+        "X-Cluster-Client-IP",
+    ],
+)
+def test_any_proxys_mark_makes_a_request_not_local(monkeypatch, header) -> None:  # type: ignore[no-untyped-def]
+    """Attack: a proxy (or CDN) that marks what it relays with another header than the three
+    first checked (nginx with only X-Forwarded-Proto, a cache adding Via)."""
+    monkeypatch.delenv("ONESOURCE_TRUSTED_PROXIES", raising=False)
+    monkeypatch.delenv("ONESOURCE_METRICS_ALLOW", raising=False)
+    monkeypatch.delenv("ONESOURCE_METRICS_TOKEN", raising=False)
+    relayed = _client("127.0.0.1").get("/metrics", headers={header: "203.0.113.9"})
+    assert relayed.status_code == 403
