@@ -378,12 +378,22 @@ class ExchangeClient:
             AccessRequestOut, self._json("GET", "/requests", params={"role": "outgoing"})
         )
 
-    def approve(self, request_id: str, note: str | None = None) -> AccessRequest:
+    def approve(
+        self,
+        request_id: str,
+        note: str | None = None,
+        fields: list[str] | None = None,
+        period_days: int | None = None,
+    ) -> AccessRequest:
+        """Approve; ``fields`` (fewer of those requested) and ``period_days`` (shorter) narrow it."""
+        body: dict[str, Any] = {"note": note}
+        if fields is not None:
+            body["fields"] = fields
+        if period_days is not None:
+            body["period_days"] = period_days
         return _parse(
             AccessRequestOut,
-            self._json(
-                "POST", f"/requests/{request_id}/approve", idempotent=False, json={"note": note}
-            ),
+            self._json("POST", f"/requests/{request_id}/approve", idempotent=False, json=body),
         )
 
     def deny(self, request_id: str, note: str | None = None) -> AccessRequest:

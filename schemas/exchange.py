@@ -115,6 +115,15 @@ class AccessRequestIn(In):
 
 class DecisionIn(In):
     note: str | None = Field(None, max_length=2000)
+    fields: list[str] | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="approve only: grant fewer of the requested fields (never others)",
+    )
+    period_days: int | None = Field(
+        None, ge=1, le=3650, description="approve only: a shorter period than requested"
+    )
 
 
 class GrantOut(BaseModel):

@@ -341,3 +341,24 @@ def test_grants_ending_soon_are_flagged_and_verifications_are_seen_by_the_owner(
     assert r.status_code == 200, r.text
     seen = clients["psb.approver"].get("/console/transparency").text
     assert "最低生活保障资格核验" in seen and "核验" in seen
+
+
+def test_the_api_narrows_an_approval_like_the_console(world: World) -> None:
+    ex = world.hub.app.state.onesource_exchange
+    api = TestClient(world.app)
+    for body, status in [
+        ({"fields": ["division", "size"]}, 422),  # size was not requested
+        ({"period_days": 9}, 422),  # longer than requested
+        ({"fields": ["division"], "period_days": 3, "note": "ok"}, 200),
+    ]:
+        req = ex.grants.request(
+            ex.catalog(), "hrss", "households", ["division", "head_id_number"], "p", "b", 7
+        )
+        r = api.post(
+            f"/api/exchange/requests/{req.id}/approve",
+            json=body,
+            headers={"Authorization": f"Bearer {world.hub.keys['psb']}"},
+        )
+        assert r.status_code == status, r.text
+    grant = r.json()["grant"]
+    assert grant["fields"] == ["division"]

@@ -97,7 +97,15 @@ def _decide(
     ex: ExchangeDep,
     ctx: AuditDep,
 ) -> AccessRequestOut:
-    info = ex.grants.decide(department, request_id, approve, body.note if body else None)
+    narrowing = body is not None and approve  # a denial grants nothing to narrow
+    info = ex.grants.decide(
+        department,
+        request_id,
+        approve,
+        body.note if body else None,
+        fields=body.fields if narrowing and body else None,
+        period_days=body.period_days if narrowing and body else None,
+    )
     ctx.resource, ctx.fields = info.resource, info.fields
     return _request(info)
 
