@@ -230,3 +230,9 @@ def test_session_lifetime_is_the_configured_one(world: World) -> None:
         ).one()
     lifetime = row.expires_at - row.created_at
     assert timedelta(hours=7.9) < lifetime <= timedelta(hours=8)
+
+
+def test_the_login_page_sends_a_signed_in_person_on(world: World) -> None:
+    client = login(world.app, "edu.officer")
+    r = client.get("/console/login", params={"next": "/console/access"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/console/access"

@@ -362,3 +362,17 @@ def test_the_api_narrows_an_approval_like_the_console(world: World) -> None:
         assert r.status_code == status, r.text
     grant = r.json()["grant"]
     assert grant["fields"] == ["division"]
+
+
+def test_a_blank_period_approves_the_period_asked_and_words_are_refused(
+    world: World, clients: dict[str, TestClient]
+) -> None:
+    ex = world.hub.app.state.onesource_exchange
+    req = ex.grants.request(ex.catalog(), "civil", "households", ["size"], "p", "b", 12)
+    psb = clients["psb.approver"]
+    r = post(psb, f"/console/review/{req.id}/approve", {"period_days": "十二"})
+    assert r.status_code == 422 and "期限须为天数" in r.text
+    r = post(psb, f"/console/review/{req.id}/approve", {"period_days": ""})
+    assert r.status_code == 303
+    grant = ex.grants.get_request("psb", req.id).grant
+    assert grant is not None and (grant.valid_until - grant.valid_from).days == 12

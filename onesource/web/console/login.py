@@ -57,6 +57,9 @@ def start_session(request: Request, account: Any, via: str, next_path: str) -> R
 @router.get("/console/login")
 def login_page(request: Request, next: str = CONSOLE) -> Any:
     st = state(request)
+    token = request.cookies.get(SESSION_COOKIE, "")
+    if token and st.accounts.find_session(token, timedelta(minutes=st.settings.idle_minutes)):
+        return RedirectResponse(safe_next(next), status_code=303)  # already signed in
     return render(request, "login.html", next=safe_next(next), sso=st.settings.sso_enabled)
 
 

@@ -66,10 +66,17 @@ def approve(
     user: Approver,
     request_id: str,
     fields: list[str] = Form(default_factory=list),
-    period_days: int | None = Form(None, ge=1),
+    period_days: str = Form("", max_length=10),
     note: str = Form("", max_length=2000),
 ) -> Any:
     info = _incoming(request, user, request_id)
+    days = (
+        int(period_days)
+        if period_days.strip().isascii() and period_days.strip().isdigit()
+        else None
+    )
+    if period_days.strip() and days is None:
+        return _page(request, info, 422, ["期限须为天数 / the period is a number of days"])
     try:
         done = state(request).exchange.grants.decide(
             user.department,
@@ -78,7 +85,7 @@ def approve(
             note.strip() or None,
             decided_by=user.name,
             fields=fields or None,
-            period_days=period_days,
+            period_days=days,
         )
     except ExchangeError as exc:
         audit(request, user, "approve", resource=info.resource, result="invalid", status=422)
