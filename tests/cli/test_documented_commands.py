@@ -125,6 +125,16 @@ def _fresh_machine(ctx: Ctx) -> Hub:
     return ctx["fresh"]  # type: ignore[no-any-return]
 
 
+def _raised_objection(ctx: Ctx) -> dict[str, str]:
+    """The id the documented ``objection raise`` printed."""
+    out = ctx["results"][
+        'onesource objection raise population_register name --department edu --key id_number=339901199001010011 --reason "与学籍登记不一致"'
+    ].stdout
+    found = re.search(r"^raised (\w+):", out, re.M)
+    assert found, out
+    return {"01JDXOBJECTION0000000000000": found.group(1)}
+
+
 RUN_ID = r"\b01[0-9A-HJKMNP-TV-Z]{24}\b"
 
 # scenario order: each entry may rely on the ones before it
@@ -237,6 +247,20 @@ ENTRIES: dict[str, Entry] = {
         0, r"^rq_[\w-]+  data +published +grid  due \d{4}-\d\d-\d\d"
     ),
     "onesource request list --department grid --overdue": Entry(0, r"^no overdue requests$"),
+    # objections (docs/departments.md): edu objects to psb's value, psb answers
+    "onesource objection list --department psb --incoming --status open": Entry(
+        0, r"^\d+ objection\(s\)$"
+    ),
+    'onesource objection raise population_register name --department edu --key id_number=339901199001010011 --reason "与学籍登记不一致"': Entry(
+        0, r"^raised \w+: routed to psb$"
+    ),
+    'onesource objection answer 01JDXOBJECTION0000000000000 --department psb --status rejected --text "户籍登记无误"': Entry(
+        0, r"^objection \w+ rejected$", subst=_raised_objection
+    ),
+    "onesource objection from-consistency social_assistance --department civil": Entry(
+        0, r"^\d+ objection\(s\) raised$"
+    ),
+    "onesource alerts notify --send": Entry(0, r"^\d+ notice\(s\)$"),
     # last: they take business_register_open out of public view
     "onesource rollback business_register_open --kind release --to 1": Entry(
         0, r"^release business_register_open: readers now see version 1 \(\d[\d,]* rows\)$"
@@ -259,6 +283,9 @@ ENTRIES: dict[str, Entry] = {
     "onesource user list": Entry(0, r"^li\.ming\s+psb\s+approver\s+active$"),
     "onesource user passwd li.ming --password-stdin": Entry(
         0, r"^password changed for li\.ming$", stdin="a new long secret\n"
+    ),
+    "onesource user email li.ming li.ming@psb.qinghe.example.gov.cn": Entry(
+        0, r"^e-mail of li\.ming: li\.ming@psb\.qinghe\.example\.gov\.cn$"
     ),
     "onesource user disable li.ming": Entry(0, r"^disabled li\.ming$"),
 }
