@@ -376,3 +376,22 @@ def test_a_blank_period_approves_the_period_asked_and_words_are_refused(
     assert r.status_code == 303
     grant = ex.grants.get_request("psb", req.id).grant
     assert grant is not None and (grant.valid_until - grant.valid_from).days == 12
+
+
+@pytest.mark.parametrize(
+    ("q", "first"),
+    [
+        ("社保", "social_insurance"),  # a synonym the stewards keep in catalog/search.yaml
+        ("101/000001", "population_register"),  # a resource code: the plain match
+        ("household_division", None),  # a field name: found in several resources
+        ("户籍", None),
+    ],
+)
+def test_catalogue_search(clients: dict[str, TestClient], q: str, first: str | None) -> None:
+    page = clients["edu.officer"].get("/console/catalogue", params={"q": q}).text
+    found = re.findall(r'<article class="card" id="res-([a-z_]+)">', page)
+    assert found, q
+    if first is not None:
+        assert found[0] == first, found
+    else:
+        assert "population_register" in found, found

@@ -3,9 +3,10 @@ update cycle, quality, the ONE source department of each element, and what the s
 department may read now, needs a grant for, or can never have.
 
 What a department may do is the exchange's policy (``Exchange.access``), not a copy of it.
-Search is a plain match over titles, codes, keywords, field and element names: the
-portal's ``SearchIndex`` indexes the *open* catalogue (releases and open entries), while
-this lists every shared resource, and fewer than a few thousand entries need no index.
+Search is the portal's ``SearchIndex`` (CJK bigrams, BM25F, the stewards' synonyms from
+``catalog/search.yaml``) over documents of its own: *every* resource, closed or fed into a
+release, with its fields' names and data elements, where the portal indexes only the open
+catalogue.  A query the index cannot rank (a resource code, say) falls back to a plain match.
 """
 
 from __future__ import annotations
@@ -127,6 +128,51 @@ def entry(request: Request, user: Any, res: Resource) -> Entry:
     )
 
 
+_indexes: dict[int, tuple[Catalog, Any]] = {}
+
+
+def documents(catalog: Catalog) -> list[Any]:
+    """One search document per resource, whatever its open class."""
+    from onesource.web.portal.search import Doc
+
+    docs = []
+    for res in catalog.resources.values():
+        fields = []
+        for name, spec in res.fields.items():
+            el = catalog.field_element(spec)
+            names = (name, spec.name, el.name if el else None, el.name_en if el else None)
+            fields.append(" / ".join(dict.fromkeys(n for n in names if n)))
+        dept = catalog.departments.get(res.provider)
+        docs.append(
+            Doc(
+                res.name,
+                {
+                    "title": [res.title, res.title_en, res.name],
+                    "keywords": list(res.keywords),
+                    "fields": fields,
+                    "department": [dept.name, dept.name_en, dept.code] if dept else [],
+                    "summary": [res.summary, res.share_condition or "", res.share_basis or ""],
+                    "codes": [res.code],
+                },
+            )
+        )
+    return docs
+
+
+def search(catalog: Catalog, q: str) -> list[str]:
+    """Resource names matching ``q``, best first (the index, else a plain match)."""
+    from onesource.web.portal.search import SearchIndex
+
+    hit = _indexes.get(id(catalog))
+    if hit is None or hit[0] is not catalog:
+        _indexes.clear()
+        hit = _indexes[id(catalog)] = (catalog, SearchIndex(catalog, documents(catalog)))
+    ranked = [h.key for h in hit[1].search(q)]
+    if ranked:
+        return ranked
+    return [r.name for r in catalog.resources.values() if matches(r, catalog, q)]
+
+
 def matches(res: Resource, catalog: Catalog, q: str) -> bool:
     q = q.strip().lower()
     if not q:
@@ -149,14 +195,16 @@ def catalogue(
     department: str = Query("", max_length=64),
 ) -> Any:
     catalog: Catalog = state(request).exchange.catalog()
-    entries = []
-    for res in sorted(catalog.resources.values(), key=lambda r: (r.provider, r.code)):
-        if share and res.share_class.value != share:
-            continue
-        if department and res.provider != department:
-            continue
-        if matches(res, catalog, q):
-            entries.append(entry(request, user, res))
+    if q.strip():
+        found = [catalog.resources[n] for n in search(catalog, q) if n in catalog.resources]
+    else:
+        found = sorted(catalog.resources.values(), key=lambda r: (r.provider, r.code))
+    entries = [
+        entry(request, user, res)
+        for res in found
+        if (not share or res.share_class.value == share)
+        and (not department or res.provider == department)
+    ]
     return render(
         request,
         "catalogue.html",
