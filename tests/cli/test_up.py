@@ -8,6 +8,7 @@ SIGTERM or SIGINT (Ctrl+C), then asserts the exit code and that no child survive
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import subprocess
@@ -67,10 +68,13 @@ def test_up_stops_every_process_it_started(seeded: Hub, sig: int, code: int) -> 
     assert _listening_hosts(started) <= {"127.0.0.1"}, _listening_hosts(started)
     proc.send_signal(sig)
     try:
-        proc.wait(timeout=90)
+        proc.wait(timeout=180)  # 20 s grace, then SIGKILL; slow only on an overloaded machine
     except subprocess.TimeoutExpired:
-        proc.kill()
-        pytest.fail("up did not stop within 90 s")
+        for pid in [proc.pid, *alive(started)]:  # leave nothing behind for the next case
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(pid).kill()
+        reader.join(timeout=5)
+        pytest.fail("up did not stop within 180 s:\n" + "".join(lines[-40:]))
     reader.join(timeout=5)
     assert proc.returncode == code, "".join(lines[-30:])
     time.sleep(1)
