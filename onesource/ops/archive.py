@@ -111,6 +111,7 @@ def parse_manifest(body: bytes) -> Manifest:
     """The manifest of bytes whose signature verified; member names checked once more."""
     manifest = Manifest.from_bytes(body)
     unsafe = [name for name in manifest.files if not safe_member(name)]
+    unsafe += [v["path"] for v in manifest.versions if not safe_member(f"data/{v['path']}/f")]
     if unsafe:
         raise BackupError(f"the manifest names unsafe paths: {', '.join(unsafe[:5])}")
     return manifest

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from onesource.ops import keyset
+from onesource.ops.archive import safe_member
 from onesource.ops.manifest import (
     MANIFEST,
     SIGNATURE,
@@ -106,7 +107,19 @@ def _copy_checkpoints(work: Path, location: str) -> None:
 def _version_files(
     warehouse: Any, version: dict[str, Any], copy_to: Path | None
 ) -> dict[str, dict[str, Any]]:
-    """sha256 and size of each file of a version (copied under ``copy_to`` when given)."""
+    """sha256 and size of each file of a version (copied under ``copy_to`` when given).
+
+    The path comes from the metadata DB, which whoever administers the DB can write: one
+    that leaves the warehouse (``../keys``) would put other files, the keys, in the archive.
+    """
+    if not safe_member(f"data/{version['path']}/file"):
+        raise BackupError(
+            f"{version['kind']} {version['subject']!r} version {version['number']}: its "
+            f"warehouse path {version['path']!r} leaves the warehouse (the metadata DB was "
+            "altered?); nothing was written",
+            hint="find who changed the versions table (onesource audit verify, the DB's own "
+            "logs) before backing up",
+        )
     names = warehouse.files(version["path"])
     if not names:
         raise BackupError(

@@ -97,3 +97,49 @@ def test_an_unsigned_manifest_is_not_parsed(tmp_path: Path) -> None:
         assert done.returncode == 1, done.stdout + done.stderr
         assert "signature does not verify" in done.stderr, done.stderr
         assert "Traceback" not in done.stderr and "RecursionError" not in done.stderr
+
+
+def test_a_version_path_leaving_the_warehouse_is_refused_not_archived(tmp_path: Path) -> None:
+    """Attack: whoever can write the metadata DB (a DB administrator: the audit log's
+    adversary) points a version at ``../keys``; ``backup --with-data`` then copied the key
+    folder into the archive and signed it, though keys are never to be in a backup."""
+    import sqlalchemy as sa
+
+    hub = Hub.create(tmp_path / "src")
+    keys = hub.home / "keys"
+    keys.mkdir(parents=True)
+    (keys / "audit-chain.key").write_text("00" * 32)
+    from onesource.store.db import migrate
+
+    migrate(hub.env["ONESOURCE_DB_URL"])
+    engine = sa.create_engine(hub.env["ONESOURCE_DB_URL"])
+    now = "2026-11-30 00:00:00"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO runs (id, kind, subject, status, started_at, params) "
+                "VALUES ('r1', 'resource', 'grid_events', 'succeeded', :t, '{}')"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO versions (kind, subject, number, run_id, path, row_count, bytes, "
+                "schema_fingerprint, stats, created_at) VALUES ('resource', 'grid_events', 1, "
+                "'r1', '../keys', 1, 1, 'x', '{}', :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO current_versions (kind, subject, number, run_id, updated_at) "
+                "VALUES ('resource', 'grid_events', 1, 'r1', :t)"
+            ),
+            {"t": now},
+        )
+    engine.dispose()
+    archive = tmp_path / "b.tar"
+    done = hub.run("backup", str(archive), "--with-data")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "../keys" in done.stderr
+    assert not archive.exists()
