@@ -10,8 +10,6 @@ docs/departments.md.
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,10 @@ from typing import Any
 import pytest
 
 from tests.browser.test_portal_browser import ARTIFACTS, CHROMIUM, _need_chromium
-from tests.exchange.fixtures import make_hub, serve
+from tests.console.conftest import PASSWORD, console_home
+from tests.exchange.fixtures import serve
 
 pytestmark = pytest.mark.browser
-REPO = Path(__file__).resolve().parents[2]
-PASSWORD = "correct horse battery"
 
 
 def _no_axe_violations(tab: Any) -> None:
@@ -35,39 +32,12 @@ def _no_axe_violations(tab: Any) -> None:
 
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterator[str]:
-    from onesource.settings import get_settings
-    from onesource.store import Store
-    from onesource.web.console.accounts import AccountBook, _dummy_hash, _hasher
-    from onesource.web.console.settings import get_console_settings
-
     _need_chromium()
     home = tmp_path_factory.mktemp("console-browser")
-    shutil.copyfile(migrated_db, home / "onesource.db")
-    env = {
-        "ONESOURCE_HOME": str(home),
-        "ONESOURCE_CATALOG": str(REPO / "catalog"),
-        "ONESOURCE_CONSOLE_PASSWORD_PROFILE": "CHEAPEST",
-    }
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    for cache in (get_settings, get_console_settings, _hasher, _dummy_hash):
-        cache.cache_clear()
-    hub = make_hub()
-    book = AccountBook(Store.open().engine)
-    book.add("wang.li", ["officer"], "edu", password=PASSWORD, display_name="王丽")
-    book.add("zhang.wei", ["approver"], "psb", password=PASSWORD, display_name="张伟")
-    try:
-        with serve(hub.app) as url:
-            yield url
-    finally:
-        hub.app.state.onesource_exchange.audit.close()
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        for cache in (get_settings, get_console_settings, _hasher, _dummy_hash):
-            cache.cache_clear()
+    people = {"wang.li": ("edu", ["officer"]), "zhang.wei": ("psb", ["approver"])}
+    labels = {"wang.li": "王丽", "zhang.wei": "张伟"}
+    with console_home(home, migrated_db, people, labels) as world, serve(world.app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

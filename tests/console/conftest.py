@@ -11,6 +11,7 @@ import re
 import shutil
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,40 +47,47 @@ class World:
         return self.hub.app
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterator[World]:
+@contextmanager
+def console_home(
+    home: Path,
+    migrated_db: Path,
+    people: dict[str, tuple[str | None, list[str]]],
+    display_names: dict[str, str] | None = None,
+    **env: str,
+) -> Iterator[World]:
+    """A hub in ``home`` (tests/exchange/fixtures.py make_hub) with console ``people``
+    (name -> department, roles; password ``PASSWORD``), its settings in the environment
+    while it lasts; cheap argon2 hashes (the full cost is 0.5 s a sign-in)."""
     from onesource.settings import get_settings
     from onesource.store import Store
     from onesource.web.console.accounts import AccountBook, _dummy_hash, _hasher
     from onesource.web.console.settings import get_console_settings
+    from onesource.web.exchange.runtime import exchange_for
 
-    home = tmp_path_factory.mktemp("console")
+    caches = (get_settings, get_console_settings, _hasher, _dummy_hash)
     shutil.copyfile(migrated_db, home / "onesource.db")
     env = {
         "ONESOURCE_HOME": str(home),
         "ONESOURCE_CATALOG": str(REPO / "catalog"),
-        "ONESOURCE_CONSOLE_LOGIN_BURST": "1000",
-        "ONESOURCE_CONSOLE_ADDRESS_BURST": "1000",
-        "ONESOURCE_CONSOLE_PASSWORD_PROFILE": "CHEAPEST",  # argon2 at full cost: 0.5 s a login
+        "ONESOURCE_CONSOLE_PASSWORD_PROFILE": "CHEAPEST",
+        **env,
     }
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    get_settings.cache_clear()
-    get_console_settings.cache_clear()
-    _hasher.cache_clear()
-    _dummy_hash.cache_clear()
+    for cache in caches:
+        cache.cache_clear()
+    hub = None
     try:
         hub = make_hub()
         book = AccountBook(Store.open().engine)
-        for name, (dept, roles) in PEOPLE.items():
-            book.add(name, roles, dept, password=PASSWORD)
-        from onesource.web.exchange.runtime import exchange_for
-
+        for name, (dept, roles) in people.items():
+            label = (display_names or {}).get(name)
+            book.add(name, roles, dept, password=PASSWORD, display_name=label)
         exchange_for(hub.app)  # app.state.onesource_exchange and .onesource_console exist
         TestClient(hub.app).get("/console/login")  # from the start, whatever test runs first
         yield World(hub, home)
     finally:
-        ex = getattr(hub.app.state, "onesource_exchange", None)
+        ex = getattr(hub.app.state, "onesource_exchange", None) if hub else None
         if ex is not None:
             ex.audit.close()
         for k, v in old.items():
@@ -87,10 +95,16 @@ def world(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterat
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        get_settings.cache_clear()
-        get_console_settings.cache_clear()
-        _hasher.cache_clear()
-        _dummy_hash.cache_clear()
+        for cache in caches:
+            cache.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterator[World]:
+    home = tmp_path_factory.mktemp("console")
+    limits = {"ONESOURCE_CONSOLE_LOGIN_BURST": "1000", "ONESOURCE_CONSOLE_ADDRESS_BURST": "1000"}
+    with console_home(home, migrated_db, PEOPLE, **limits) as world:
+        yield world
 
 
 def csrf_of(html: str) -> str:
