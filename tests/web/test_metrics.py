@@ -22,6 +22,15 @@ from tests.web.test_exchange_verify import URL, body
 LOCAL = ("127.0.0.1", 50000)
 
 
+@pytest.fixture
+def hub(hub_home: Path, monkeypatch: pytest.MonkeyPatch) -> Hub:
+    """The exchange tests' hub, with caches that cannot expire mid-test on a slow machine."""
+    from tests.exchange.fixtures import make_hub
+
+    monkeypatch.setenv("ONESOURCE_EXCHANGE_CACHE_SECONDS", "600")
+    return make_hub()
+
+
 def series(name: str) -> set[tuple[tuple[str, str], ...]]:
     """The label sets of every sample of metric family ``name``."""
     for family in REGISTRY.collect():
