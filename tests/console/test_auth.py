@@ -236,3 +236,20 @@ def test_the_login_page_sends_a_signed_in_person_on(world: World) -> None:
     client = login(world.app, "edu.officer")
     r = client.get("/console/login", params={"next": "/console/access"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/access"
+
+
+def test_every_console_form_refuses_a_post_without_csrf(world: World) -> None:
+    """Every POST route under /console, present and future: no token, no action."""
+    import re as _re
+
+    client = login(world.app, "edu.approver")
+    posts = [
+        r.path
+        for r in world.app.routes
+        if getattr(r, "path", "").startswith("/console") and "POST" in getattr(r, "methods", ())
+    ]
+    assert len(posts) >= 8, posts
+    for path in posts:
+        url = _re.sub(r"\{[^}]+\}", "01ANYTHING", path)
+        r = client.post(url, data={"csrf": "", "reason": "x"}, follow_redirects=False)
+        assert r.status_code == 403, (path, r.status_code)
