@@ -59,7 +59,16 @@ def _catalog() -> Any:
     return load_compiled(get_settings().catalog)
 
 
+# control characters (but newline and tab) shown as \xNN: a request is a stranger's text,
+# and an escape sequence in it must not drive the officer's terminal
+_SHOWN = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0)) if c not in (9, 10)}
+
+
 def _line(r: dict[str, Any]) -> str:
+    return _raw_line(r).translate(_SHOWN)
+
+
+def _raw_line(r: dict[str, Any]) -> str:
     flag = "  OVERDUE" if r["overdue"] else ""
     about = f"  dataset {r['dataset']}" + (f" ({r['location']})" if r["location"] else "")
     head = (

@@ -118,3 +118,26 @@ def test_one_ipv6_subnet_shares_one_post_limit(client, store, monkeypatch) -> No
     assert post_from("::ffff:198.51.100.7") == 200
     assert post_from("198.51.100.7") == 429  # the same IPv4 client, however written
     assert len(_rows(store)) == before + 3
+
+
+def test_cli_shows_a_stored_escape_sequence_as_text(home, store) -> None:  # type: ignore[no-untyped-def]
+    """Attack: a row written before the input check (or straight into the DB) still holds
+    ESC; ``request list``/``show`` must print it escaped, not drive the terminal."""
+    from onesource.web.deps import get_catalog
+    from onesource.web.portal.feedback import submit_data_request
+
+    req = submit_data_request(
+        store, get_catalog(), text="t", purpose="p", email="a@example.org", department="grid"
+    )
+    with store.engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE portal_requests SET text = :t, email = :e WHERE id = :i"),
+            {"t": "x\x1b]0;owned\x07\x1b[2J\x9b1m", "e": "a\x1b[8m@example.org", "i": req.id},
+        )
+    hub = Hub.create(home, ONESOURCE_DB_URL=f"sqlite:///{home / 'onesource.db'}")
+    for args in (["list", "--department", "grid"], ["show", req.id]):
+        out = hub.run("request", *args)
+        assert out.returncode == 0, out.stderr
+        assert req.id in out.stdout
+        assert "\x1b" not in out.stdout and "\x07" not in out.stdout and "\x9b" not in out.stdout
+        assert "\\x1b]0;owned" in out.stdout
