@@ -395,3 +395,17 @@ def test_catalogue_search(clients: dict[str, TestClient], q: str, first: str | N
         assert found[0] == first, found
     else:
         assert "population_register" in found, found
+
+
+def test_catalogue_pages(clients: dict[str, TestClient], monkeypatch: pytest.MonkeyPatch) -> None:
+    from onesource.web.console import catalogue
+
+    monkeypatch.setattr(catalogue, "PAGE_SIZE", 5)
+    edu = clients["edu.officer"]
+    first = edu.get("/console/catalogue").text
+    second = edu.get("/console/catalogue", params={"page": 2}).text
+    ids = [re.findall(r'id="res-([a-z_]+)"', p) for p in (first, second)]
+    assert len(ids[0]) == len(ids[1]) == 5 and not set(ids[0]) & set(ids[1])
+    assert 'aria-current="page">2<' in second and "page=1" in second
+    last = edu.get("/console/catalogue", params={"page": 999}).text  # past the end: the last page
+    assert re.findall(r'id="res-([a-z_]+)"', last)

@@ -24,6 +24,7 @@ from schemas.resource import Resource
 from schemas.vocab import ShareClass
 
 router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -193,18 +194,24 @@ def catalogue(
     q: str = Query("", max_length=100),
     share: str = Query("", pattern="^(|unconditional|conditional|none)$"),
     department: str = Query("", max_length=64),
+    page: int = Query(1, ge=1, le=100_000),
 ) -> Any:
     catalog: Catalog = state(request).exchange.catalog()
     if q.strip():
         found = [catalog.resources[n] for n in search(catalog, q) if n in catalog.resources]
     else:
         found = sorted(catalog.resources.values(), key=lambda r: (r.provider, r.code))
-    entries = [
-        entry(request, user, res)
+    chosen = [
+        res
         for res in found
         if (not share or res.share_class.value == share)
         and (not department or res.provider == department)
     ]
+    pages = max(1, -(-len(chosen) // PAGE_SIZE))
+    page = min(page, pages)
+    # what a department may do, and quality, only for the page shown (one query each)
+    shown = chosen[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    entries = [entry(request, user, res) for res in shown]
     return render(
         request,
         "catalogue.html",
@@ -214,6 +221,9 @@ def catalogue(
         department=department,
         departments=catalog.departments,
         total=len(catalog.resources),
+        matched=len(chosen),
+        page=page,
+        pages=pages,
         scores=department_scores(state(request).exchange.store),
     )
 
