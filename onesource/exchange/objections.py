@@ -212,20 +212,27 @@ class ObjectionBook:
     def value(
         self, resource: str, key: dict[str, str], field: str, version: int | None = None
     ) -> tuple[bool, str | None]:
-        """(found, value as text) of one record's field in a version (default: current)."""
-        import pyarrow.compute as pc
+        """(found, value as text) of one record's field in a version (default: current).
 
-        store = self.exchange.store
-        table = store.read("resource", resource, version, columns=[*key, field])
-        mask = None
+        Streamed with the key as a filter (Parquet statistics skip row groups): a large
+        resource is not read whole for one record.
+        """
+        import pyarrow as pa
+        import pyarrow.dataset as pads
+
+        data = self.exchange.store.dataset("resource", resource, version)
+        expr = None
         for name, want in key.items():
-            col = pc.cast(table[name], "string")
-            hit = pc.equal(col, want)
-            mask = hit if mask is None else pc.and_(mask, hit)
-        rows = table.filter(mask).to_pylist() if mask is not None else []
-        if not rows:
+            try:  # compare in the column's own type: no cast of the column, statistics apply
+                typed = pa.scalar(want).cast(data.schema.field(name).type)
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, KeyError):
+                return False, None  # not a value this key column can hold
+            hit = pads.field(name) == typed
+            expr = hit if expr is None else expr & hit
+        rows = data.to_table(columns=list(dict.fromkeys([*key, field])), filter=expr)
+        if not rows.num_rows:
             return False, None
-        value = rows[0][field]
+        value = rows.column(field)[0].as_py()
         return True, None if value is None else str(value)
 
     # actions
@@ -259,7 +266,7 @@ class ObjectionBook:
                     f"no record {', '.join(f'{k}={v}' for k, v in record.items())} "
                     f"in {resource} v{version}"
                 )
-            observed = current if observed is None else observed
+            observed = current  # what the hub holds, not what a form claims
         self._refuse_duplicate(department, resource, record, field)
         row = Objection(
             id=new_id(),

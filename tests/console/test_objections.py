@@ -316,3 +316,23 @@ def test_a_second_open_objection_on_the_same_field_is_refused(
     again = _raise(clients["edu.approver"], world, 3)
     assert again.status_code == 409 and "still open" in again.text
     assert len(_objections(world)) == before + 1
+
+
+def test_a_readable_field_records_the_hubs_value_and_needs_the_record(
+    world: World, clients: dict[str, TestClient]
+) -> None:
+    edu = clients["edu.officer"]
+    base = {"resource": "service_ratings", "field": "score", "reason": "评分录入错误"}
+    page = "/console/objections/new"
+    missing = post(edu, "/console/objections", {**base, "key.rating_number": "R9999"}, page)
+    assert missing.status_code == 422 and "no record" in missing.text
+    oid = _id(
+        post(
+            edu,
+            "/console/objections",
+            {**base, "key.rating_number": "R0003", "observed": "1"},
+            page,
+        )
+    )
+    row = next(o for o in _objections(world) if o.id == oid)
+    assert (row.source_department, row.observed) == ("dsj", "4")  # the hub's value, not the form's
