@@ -87,7 +87,8 @@ def grant_expiring(g: Grant) -> Alert:
 
 
 def objection_new(o: Objection) -> Alert:
-    key = ", ".join(f"{k}={v}" for k, v in (o.record_key or {}).items())
+    """The record's key, the values and the reason stay in the console: a notice reaches
+    mail boxes and webhooks' chat rooms, and the key may be a citizen's identity number."""
     return Alert(
         kind="objection-new",
         key=f"objection-new:{o.id}",
@@ -95,11 +96,11 @@ def objection_new(o: Objection) -> Alert:
         department=o.source_department,
         title=f"{o.raised_by} 对 {o.resource}.{o.field} 提出数据异议 / new objection",
         text=(
-            f"{o.raised_by} 认为 {o.resource} 记录（{key}）的 {o.field} 有误"
-            + (f"（看到的值：{o.observed}）" if o.observed else "")
-            + f"：{o.reason}\n请于 {_day(o.due_at)} 前答复（共享工作台 /console/objections/{o.id}）。\n"
-            f"{o.raised_by} objects to {o.resource}.{o.field} of ({key}); answer by "
-            f"{_day(o.due_at)}: corrected in version N, or rejected with a reason."
+            f"{o.raised_by} 认为 {o.resource} 一条记录的 {o.field} 有误（异议 {o.id}），"
+            f"请于 {_day(o.due_at)} 前答复（共享工作台 /console/objections/{o.id}）。\n"
+            f"{o.raised_by} objects to {o.resource}.{o.field} of one record (objection {o.id}, "
+            f"/console/objections/{o.id}); answer by {_day(o.due_at)}: corrected in version N, "
+            "or rejected with a reason."
         ),
         details={"resource": o.resource, "field": o.field, "due_at": _day(o.due_at)},
         roles=("approver",),
@@ -117,8 +118,8 @@ def objection_answered(o: Objection) -> Alert:
         department=o.raised_by,
         title=f"数据异议 {o.id} {verdict} / objection {o.status}",
         text=(
-            f"{o.source_department} 答复你部门对 {o.resource}.{o.field} 的异议：{verdict}。"
-            + (f"\n{o.answer}" if o.answer else "")
+            f"{o.source_department} 答复你部门对 {o.resource}.{o.field} 的异议：{verdict}"
+            f"（答复内容见 /console/objections/{o.id}）。"
             + f"\nObjection {o.id} was {o.status}"
             + (f" in version {o.corrected_version}" if o.corrected_version else "")
             + f" by {o.source_department}."

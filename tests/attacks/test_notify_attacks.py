@@ -48,3 +48,63 @@ def test_a_title_with_a_line_break_fails_that_delivery_only() -> None:
             send_email(smtp, [INJECTED], "[OneSource] ok", "t")
         send_email(smtp, ["ops@example.org"], "[OneSource] ok", "t")
         assert [rcpt for rcpt, _ in box.messages] == [["ops@example.org"]]
+
+
+ID_NUMBER = "110101199003071234"  # a citizen's identity number: the key of population_register
+OBSERVED = "朝阳区幸福路 1 号"
+
+
+def _objection(**over: object):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from onesource.store.console_models import Objection
+
+    now = datetime.now(UTC)
+    fields: dict[str, object] = {
+        "id": "ob_attack1",
+        "raised_by": "edu",
+        "source_department": "psb",
+        "resource": "population_register",
+        "record_key": {"id_number": ID_NUMBER},
+        "field": "address",
+        "observed": OBSERVED,
+        "expected": "朝阳区幸福路 2 号",
+        "reason": f"{ID_NUMBER} 的住址与学籍登记不一致",
+        "status": "open",
+        "raised_at": now - timedelta(days=30),
+        "due_at": now - timedelta(days=1),
+        "answer": f"已核实 {ID_NUMBER} 住址为 {OBSERVED}",
+        **over,
+    }
+    return Objection(**fields)
+
+
+def test_objection_alerts_carry_no_record_key_or_value(tmp_path: Path) -> None:
+    """Attack: an objection on a person's record: its key (the identity number), the values
+    and the free texts went into alerts, i.e. into every webhook's chat room."""
+    import json
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+
+    from onesource.notify import notices
+    from onesource.notify.checks import overdue_objections
+    from onesource.store.db import migrate, session
+
+    url = f"sqlite:///{tmp_path / 'hub.db'}"
+    migrate(url)
+    engine = sa.create_engine(url)
+    with session(engine, write=True) as ses:
+        ses.add(_objection())
+    alerts = [
+        *overdue_objections(engine, datetime.now(UTC)),
+        notices.objection_new(_objection()),
+        notices.objection_answered(_objection(status="rejected")),
+        notices.objection_answered(_objection(status="corrected", corrected_version=3)),
+    ]
+    engine.dispose()
+    assert len(alerts) == 4
+    for alert in alerts:
+        sent = json.dumps(alert.to_dict(), ensure_ascii=False)
+        assert ID_NUMBER not in sent and OBSERVED not in sent, alert.kind
+        assert "ob_attack1" in alert.text and "/console/objections/ob_attack1" in alert.text
