@@ -61,6 +61,7 @@ def test_quality_page_charts_scores_with_a_table(
     psb = html[html.index('id="sc-psb"') :]
     assert "88.3%" in psb[: psb.index("</section>")]  # overall, also as a table cell
     assert "release-risk" in html and "runs-table" in html
+    assert 'id="overdue-objections"' in html
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def _latest_summary(store: Any, resource: str) -> dict[str, Any]:
     return (results[0]["summary"] or {}) if results else {}
 
 
-def quality_view(store: Any, catalog: Any, lang: str) -> dict[str, Any]:
+def quality_view(store: Any, catalog: Any, lang: str, exchange: Any = None) -> dict[str, Any]:
     """Scorecards over time (charts and tables), runs, quarantine, consistency, risk."""
     from onesource.quality.scorecard import compute, entries_from_store, with_objections
     from onesource.web.portal.chart import Series, svg
@@ -126,7 +126,11 @@ def quality_view(store: Any, catalog: Any, lang: str) -> dict[str, Any]:
         info = store.current("release", name)
         risk = (info.stats or {}).get("risk") if info is not None else None
         releases.append({"name": name, "version": info.number if info else None, "risk": risk})
+    from onesource.exchange.objections import ObjectionBook
+
+    overdue = ObjectionBook(exchange).list(None, status="overdue") if exchange else []
     return {
+        "overdue_objections": overdue,
         "card": card,
         "charts": charts,
         "dimensions": list(card.to_dict()["dimensions"]),
@@ -142,5 +146,7 @@ def quality(request: Request, user: Steward) -> Any:
 
     ex = state(request).exchange
     return render(
-        request, "steward_quality.html", **quality_view(ex.store, ex.catalog(), lang(request))
+        request,
+        "steward_quality.html",
+        **quality_view(ex.store, ex.catalog(), lang(request), ex),
     )
