@@ -143,3 +143,28 @@ def test_a_version_path_leaving_the_warehouse_is_refused_not_archived(tmp_path: 
     assert done.returncode == 1, done.stdout + done.stderr
     assert "../keys" in done.stderr
     assert not archive.exists()
+
+
+@pytest.mark.parametrize("kind", [tarfile.SYMTYPE, tarfile.LNKTYPE, tarfile.DIRTYPE])
+def test_links_and_folders_named_in_the_manifest_are_refused(tmp_path: Path, kind: bytes) -> None:
+    """Held: a member the manifest names that is a symbolic or hard link (to the key
+    folder, /etc/passwd) or a folder is refused, and nothing is extracted."""
+    from onesource.ops.archive import check_members
+    from onesource.ops.manifest import BackupError, Manifest
+
+    path = tmp_path / "links.tar"
+    with tarfile.open(path, "w") as tar:
+        for name in ("MANIFEST.json", "MANIFEST.sig"):
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"{}"))
+        link = tarfile.TarInfo("db/onesource.sqlite")
+        link.type, link.linkname = kind, "/etc/passwd"
+        tar.addfile(link)
+    files = {"db/onesource.sqlite": {"sha256": "0" * 64, "size": 0}}
+    manifest = Manifest("", "", "sqlite", None, "log", "none", None, {}, files)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(BackupError, match="not a plain file"):
+        check_members(path, manifest, extract_to=out)
+    assert list(out.iterdir()) == []
