@@ -336,3 +336,12 @@ def test_a_readable_field_records_the_hubs_value_and_needs_the_record(
     )
     row = next(o for o in _objections(world) if o.id == oid)
     assert (row.source_department, row.observed) == ("dsj", "4")  # the hub's value, not the form's
+
+
+def test_the_catalogue_links_a_resource_to_the_objection_form(
+    clients: dict[str, TestClient],
+) -> None:
+    page = clients["edu.officer"].get(f"/console/catalogue/{POP}").text
+    assert f'href="/console/objections/new?resource={POP}"' in page
+    own = clients["psb.officer"].get(f"/console/catalogue/{POP}").text
+    assert 'id="objection-link"' not in own  # its own data: nothing to object to
