@@ -204,3 +204,30 @@ def test_console_application_and_decision_send_their_notices(
     )
     assert r.status_code == 303
     assert EMAILS["edu.officer"] in _to(box, "application denied")
+
+
+def test_an_overdue_objection_alerts_the_source_approvers_and_the_operators(
+    world: World, channels: dict[str, Any]
+) -> None:
+    from onesource.exchange.objections import ObjectionBook
+    from onesource.notify.checks import overdue_objections
+    from onesource.notify.config import load_config
+    from onesource.notify.dispatch import dispatch
+    from onesource.store.records import utcnow
+
+    ex = world.app.state.onesource_exchange
+    key = {"id_number": world.hub.people[3]["id_number"]}
+    late = ObjectionBook(ex).raise_objection(
+        "edu", "population_register", key, "sex", "性别有误",
+        now=utcnow() - timedelta(days=30),
+    )  # fmt: skip
+    alerts = [
+        a for a in overdue_objections(world.hub.store.engine, utcnow()) if a.subject == late.id
+    ]
+    sent = dispatch(alerts, load_config(channels["config"]), world.hub.store.engine)
+    assert {t for _, t in sent.sent} >= {
+        "email:" + EMAILS["psb.approver"],
+        "email:ops@example.gov.cn",
+        "webhook:psb-hook",
+    }
+    assert "email:" + EMAILS["edu.officer"] not in {t for _, t in sent.sent}
