@@ -10,7 +10,8 @@ own SQLite table of R rows (the demo's residents); only the copies' DAGs are unp
 Measured per configuration: wall time from unpausing the N DAGs to the last run finished;
 each task's Airflow duration and the hub run's own duration inside it (extract, check,
 commit), hence Airflow's fixed overhead per task; peak RSS of each worker's process tree
-(sampled every 0.25 s) and of its largest process (the task); load average before and after.
+(sampled every 0.25 s), of its largest process (the task) and of the API server and the
+scheduler; load average before and after.
 
 Usage: .venv/bin/python bench/bench_cluster.py --resources 10 --rows 200000
 Needs PostgreSQL and Redis on 127.0.0.1 (as the tests).  Prints a markdown section for
@@ -129,7 +130,7 @@ def measure(
     started = time.monotonic()
     with running_cluster(root, PG, REDIS, workers=worker_names, env=env) as cluster:
         startup = time.monotonic() - started
-        sampler = Sampler({w: cluster.procs[w].pid for w in worker_names})
+        sampler = Sampler({w: cluster.procs[w].pid for w in [*worker_names, "api", "scheduler"]})
         sampler.start()
         load_before = os.getloadavg()
         dag_ids = [f"ingest__{n}" for n in names]
@@ -162,8 +163,9 @@ def measure(
         "pipeline_mean": statistics.fmean(pipeline) if pipeline else float("nan"),
         "rows": rows,
         "per_worker": per_worker,
-        "tree_peak": sampler.tree_peak,
-        "proc_peak": sampler.proc_peak,
+        "tree_peak": {w: sampler.tree_peak[w] for w in worker_names},
+        "proc_peak": {w: sampler.proc_peak[w] for w in worker_names},
+        "control_peak": sampler.tree_peak["api"] + sampler.tree_peak["scheduler"],
         "load": (load_before[0], load_after[0]),
     }
 
@@ -194,16 +196,18 @@ def main() -> None:
 
 def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
     base = results[0]
+    order = " ".join(str(k) for k in args.workers)
     print(
         f"`.venv/bin/python bench/bench_cluster.py --resources {args.resources} "
-        f"--rows {args.rows}`, {os.cpu_count()} cores, {datetime.now():%Y-%m-%d}.\n"
+        f"--rows {args.rows} --workers {order}`, {os.cpu_count()} cores, "
+        f"{datetime.now():%Y-%m-%d}.\n"
     )
     print(
         "| workers | wall s | vs first | tasks per worker | task s (mean) | pipeline s (mean) "
         "| Airflow overhead s | rows/s | peak RSS per worker tree MB | largest process MB "
-        "| load avg before/after | cluster start s |"
+        "| API server + scheduler MB | load avg before/after | cluster start s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['workers']} | {r['wall']:.1f} | {r['wall'] / base['wall']:.2f}x "
@@ -212,7 +216,8 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]]) -> None:
             f"| {r['task_mean'] - r['pipeline_mean']:.1f} | {r['rows'] / r['wall']:,.0f} "
             f"| {', '.join(f'{v:.0f}' for v in r['tree_peak'].values())} "
             f"| {', '.join(f'{v:.0f}' for v in r['proc_peak'].values())} "
-            f"| {r['load'][0]:.1f} / {r['load'][1]:.1f} | {r['startup']:.0f} |"
+            f"| {r['control_peak']:.0f} | {r['load'][0]:.1f} / {r['load'][1]:.1f} "
+            f"| {r['startup']:.0f} |"
         )
         if r["failed"]:
             print(f"\nFAILED runs ({r['workers']} workers): {', '.join(r['failed'])}")
