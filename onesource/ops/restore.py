@@ -234,6 +234,35 @@ def _target() -> _Target:
     )
 
 
+def _refuse_a_running_hub(t: _Target) -> None:
+    """Refuse while another process has the SQLite DB open (a running web app, scheduler
+    or worker): the restore renames the file away under it and it would go on writing
+    into the copy kept aside.  Seen through ``/proc`` (Linux; processes this user may see)."""
+    if t.kind != "sqlite":
+        return
+    path = sqlite_path(t.url)
+    holders = _holders({str(path.resolve()) + s for s in ("", "-wal", "-shm", "-journal")})
+    if holders:
+        raise BackupError(
+            f"the metadata DB {path} is open in process(es) {', '.join(map(str, holders[:5]))}:"
+            " the hub is running",
+            hint="stop the web app, Airflow and its workers (onesource up / serve), then restore",
+        )
+
+
+def _holders(paths: set[str]) -> list[int]:
+    """Ids of other processes holding one of ``paths`` open."""
+    proc = Path("/proc")
+    found = []
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in paths for fd in (entry / "fd").iterdir()):
+                found.append(int(entry.name))
+    return sorted(found)
+
+
 def _occupied(t: _Target, manifest: Manifest) -> list[str]:
     """What in the target a restore would replace (empty: nothing)."""
     found = []
@@ -314,8 +343,9 @@ def restore(src: Path, *, force: bool = False) -> Outcome:
     from onesource.exchange.config import AuditSettings
     from onesource.store.db import HEAD_REVISION, MIGRATIONS
 
-    manifest, _ = open_verified(src, require_all_keys=True)
     t = _target()
+    _refuse_a_running_hub(t)
+    manifest, _ = open_verified(src, require_all_keys=True)
     if manifest.db_backend != t.kind:
         raise BackupError(
             f"this backup holds a {manifest.db_backend} metadata DB; the target is {t.kind}",

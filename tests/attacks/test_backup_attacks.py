@@ -8,6 +8,7 @@ is written (or any untrusted byte is parsed as JSON).
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 import tracemalloc
 from pathlib import Path
@@ -168,3 +169,27 @@ def test_links_and_folders_named_in_the_manifest_are_refused(tmp_path: Path, kin
     with pytest.raises(BackupError, match="not a plain file"):
         check_members(path, manifest, extract_to=out)
     assert list(out.iterdir()) == []
+
+
+def test_a_restore_under_a_running_hub_is_refused(tmp_path: Path) -> None:
+    """Attack (on the operator): ``restore --force`` while the web app still holds the
+    SQLite DB open; the file was renamed away under it and the app went on writing into the
+    copy kept aside: every answer after the restore lost."""
+    import sqlite3
+
+    hub = Hub.create(tmp_path / "dst")
+    with sqlite3.connect(hub.home / "onesource.db") as made:
+        made.execute("CREATE TABLE t (x)")
+    made.close()
+    archive = _tar(tmp_path / "any.tar", [("MANIFEST.json", b"{}"), ("MANIFEST.sig", b"")])
+    held = sqlite3.connect(hub.home / "onesource.db")  # a running hub's pooled connection
+    try:
+        held.execute("SELECT 1").fetchall()
+        refused = hub.run("restore", str(archive), "--force")
+    finally:
+        held.close()
+    assert refused.returncode == 1, refused.stdout + refused.stderr
+    assert "is open in process" in refused.stderr and str(os.getpid()) in refused.stderr
+    assert "stop" in refused.stderr
+    after = hub.run("restore", str(archive), "--force")  # closed: on to the archive's checks
+    assert after.returncode == 1 and "is open in process" not in after.stderr
