@@ -304,7 +304,7 @@ def test_the_form_is_prefilled_from_a_record_field_link(
     )
     assert page.status_code == 200
     assert f'name="key.id_number" required value="{number}"' in page.text, page.text[-3000:]
-    assert '<option value="name" selected>' in page.text
+    assert '<option value="name" selected>name · 姓名 (person.name)' in page.text
 
 
 def test_a_second_open_objection_on_the_same_field_is_refused(

@@ -109,6 +109,7 @@ def _form_page(
         status=status,
         choices=choices,
         chosen=chosen,
+        elements=state(request).exchange.catalog().elements,
         v=values,
         errors=errors or [],
     )
