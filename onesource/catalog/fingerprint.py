@@ -11,8 +11,10 @@ from pathlib import Path
 
 
 def fingerprint(root: Path) -> str:
-    """Relative path, size and mtime of every catalog file (dot-files and folders skipped)."""
-    entries: list[str] = []
+    """The folder, and the relative path, size and mtime of every catalog file (dot-files and
+    folders skipped): a copy of a catalog elsewhere (``cp -p``) is another catalog, with its
+    own compiled snapshot and last-valid record."""
+    entries: list[str] = [f"root\0{os.path.realpath(root)}"]
     stack = [str(root)]
     while stack:
         with os.scandir(stack.pop()) as it:
