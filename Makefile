@@ -23,7 +23,7 @@ lock: $(STAMP)
 # bytecode up front: imports (Airflow's above all: DAG parsing, every task process) stay
 # fast even where PYTHONDONTWRITEBYTECODE is set; compileall skips what is up to date
 bytecode: $(STAMP)
-	@$(BIN)/python -m compileall -q -j 0 schemas connectors onesource >/dev/null
+	@$(BIN)/python -m compileall -q -j 0 schemas connectors onesource dags >/dev/null
 
 setup: $(STAMP)
 

@@ -25,3 +25,22 @@ def test_city_dags_folder_builds_every_dag(tmp_path: Path, monkeypatch: pytest.M
         "release__service_points_open",
         "quality_scorecard",
     }
+
+
+def test_the_repositorys_dags_folder_is_a_citys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dags/`` at the top of this repository is the demo city's DAG folder: the files
+    ``onesource init`` gives every city (no drift), building the same DAGs from
+    ``catalog/`` as the sharded loader files installed with the package."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from onesource.dags import FOLDER
+    from onesource.scaffold import TEMPLATE
+
+    repo = Path(__file__).resolve().parents[2]
+    ours = {p.name: p.read_bytes() for p in (repo / "dags").glob("*.py")}
+    assert ours == {p.name: p.read_bytes() for p in (TEMPLATE / "dags").glob("*.py")}
+    monkeypatch.setenv("ONESOURCE_CATALOG", str(repo / "catalog"))
+    bag = DagBag(dag_folder=str(repo / "dags"))
+    sharded = DagBag(dag_folder=str(FOLDER))
+    assert bag.import_errors == {} and sharded.import_errors == {}
+    assert len(bag.dags) > 20 and set(bag.dags) == set(sharded.dags)
