@@ -5,9 +5,10 @@ pages build on (objections, notifications, steward pages):
     The signed-in person.  Not signed in (no cookie, an expired, idle, logged-out
     session, a disabled account): ``LoginRequired``, answered with a 303 redirect to
     ``/console/login?next=<path>``.  On every POST it also checks the form's CSRF
-    token (field ``csrf``, see ``onesource.web.portal.csrf``): missing or wrong ->
-    403, before the route runs.  So a POST route that depends on ``current_user`` or
-    ``require`` cannot forget CSRF.
+    token (field ``csrf``, see ``onesource.web.portal.csrf``; bound to the CSRF cookie
+    and to the session): missing, wrong or another session's -> 403, before the route
+    runs.  So a POST route that depends on ``current_user`` or ``require`` cannot
+    forget CSRF.
 
 ``require(*roles, own_department=True)`` -> a dependency returning the ``ConsoleUser``
     403 unless the user holds one of ``roles``.  ``officer`` and ``approver`` are roles
@@ -180,13 +181,14 @@ def _lookup(request: Request) -> ConsoleUser:
     )
 
 
-async def check_csrf(request: Request) -> None:
-    """403 unless the POSTed form carries the token matching the CSRF cookie."""
+async def check_csrf(request: Request, session: str = "") -> None:
+    """403 unless the POSTed form carries the token matching the CSRF cookie and, once
+    signed in, the ``session`` the page was rendered for (see ``common.render``)."""
     from onesource.web.portal import csrf
 
     form = await request.form()
     token = form.get(csrf.FIELD)
-    if not isinstance(token, str) or not csrf.valid(request, token):
+    if not isinstance(token, str) or not csrf.valid(request, token, session):
         raise ConsoleDenied("表单已过期或来源不明，请返回重试 / form expired or forged (CSRF)", 403)
 
 
@@ -194,7 +196,7 @@ async def current_user(request: Request) -> ConsoleUser:
     """The signed-in user (see the module docstring); checks CSRF on POST."""
     user = await run_in_threadpool(_lookup, request)
     if request.method not in ("GET", "HEAD"):
-        await check_csrf(request)
+        await check_csrf(request, user.session)
     request.state.console_user = user
     return user
 

@@ -23,8 +23,9 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> An
     from onesource.web.portal import csrf
 
     lg = lang(request)
-    nonce, token = csrf.token_for(request)
     user = getattr(request.state, "console_user", None)
+    # bound to the session too: a planted nonce cookie with the attacker's token fails
+    nonce, token = csrf.token_for(request, user.session if user is not None else "")
     response = TEMPLATES.TemplateResponse(
         request,
         template,

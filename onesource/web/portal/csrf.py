@@ -22,11 +22,12 @@ _PURPOSE = b"onesource-portal-csrf-v1"
 _NONCE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 
-def _mac(nonce: str) -> str:
+def _mac(nonce: str, bind: str = "") -> str:
     from onesource.settings import get_settings
 
     key = hmac.new(get_settings().secret_key.encode(), _PURPOSE, hashlib.sha256).digest()
-    return hmac.new(key, nonce.encode(), hashlib.sha256).hexdigest()
+    message = nonce if not bind else f"{nonce}\x00{bind}"
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
 
 
 def _nonce(request: Request) -> str | None:
@@ -34,10 +35,15 @@ def _nonce(request: Request) -> str | None:
     return value if _NONCE.match(value) else None
 
 
-def token_for(request: Request) -> tuple[str, str]:
-    """(nonce for the cookie, token for the form's hidden field)."""
+def token_for(request: Request, bind: str = "") -> tuple[str, str]:
+    """(nonce for the cookie, token for the form's hidden field).
+
+    ``bind`` (a signed-in session's id) ties the token to that session too: a nonce
+    cookie planted in the victim's browser (cookie tossing from a sibling host) with a
+    token the attacker got for it is refused, as the attacker's session is not the victim's.
+    """
     nonce = _nonce(request) or secrets.token_urlsafe(24)
-    return nonce, _mac(nonce)
+    return nonce, _mac(nonce, bind)
 
 
 def set_cookie(request: Request, response: Any, nonce: str, path: str = "/register") -> Any:
@@ -53,7 +59,7 @@ def set_cookie(request: Request, response: Any, nonce: str, path: str = "/regist
     return response
 
 
-def valid(request: Request, token: str) -> bool:
-    """Whether a POSTed token matches the request's CSRF cookie."""
+def valid(request: Request, token: str, bind: str = "") -> bool:
+    """Whether a POSTed token matches the request's CSRF cookie (and ``bind``'s session)."""
     nonce = _nonce(request)
-    return nonce is not None and hmac.compare_digest(_mac(nonce), token[:128])
+    return nonce is not None and hmac.compare_digest(_mac(nonce, bind), token[:128])

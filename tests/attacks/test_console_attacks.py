@@ -1,0 +1,221 @@
+"""Attacks on the sharing console (/console) as an outsider, a hostile department officer
+and a malicious steward, through the real interfaces (TestClient, the installed script).
+
+Each test is an attack; where it once worked, the commit that made it fail names it.
+The world is tests/console/conftest.py's (one hub, people in edu, psb, civil, a steward).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from tests.cli.harness import onesource_bin
+from tests.console.conftest import PASSWORD, PEOPLE, World, console_home, csrf_of, login, post
+
+CSRF_COOKIE = "onesource_csrf"
+SESSION_COOKIE = "onesource_console"
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory, migrated_db: Path) -> Iterator[World]:
+    """The console's world (tests/console/conftest.py), sign-in throttles out of the way."""
+    limits = {"ONESOURCE_CONSOLE_LOGIN_BURST": "1000", "ONESOURCE_CONSOLE_ADDRESS_BURST": "1000"}
+    with console_home(
+        tmp_path_factory.mktemp("console-attacks"), migrated_db, PEOPLE, **limits
+    ) as w:
+        yield w
+
+
+def _cookie(client: TestClient, name: str) -> str:
+    value = client.cookies.get(name)
+    assert value, f"no {name} cookie"
+    return str(value)
+
+
+def _toss(client: TestClient, name: str, value: str) -> None:
+    """Replace ``name`` in the browser's jar, as a sibling sub-domain or a plain-http
+    network attacker can (cookies are not isolated by host port or scheme)."""
+    for cookie in list(client.cookies.jar):
+        if cookie.name == name:
+            client.cookies.jar.clear(cookie.domain, cookie.path, cookie.name)
+    client.cookies.set(name, value, path="/console")
+
+
+def _keys(hub: World, department: str) -> int:
+    return len(hub.app.state.onesource_exchange.keys.list(department))
+
+
+# --- CSRF --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", ["login-page", "own-session"])
+def test_a_csrf_token_of_another_browser_does_not_work_with_a_tossed_cookie(
+    hub: World, source: str
+) -> None:
+    """The attacker takes a (nonce, token) pair of his own, plants the nonce cookie in the
+    victim's browser (cookie tossing) and posts the token: the token is bound to the
+    victim's session, so it fails."""
+    victim = login(hub.app, "civil.officer")
+    attacker = TestClient(hub.app) if source == "login-page" else login(hub.app, "psb.officer")
+    token = csrf_of(attacker.get("/console/login" if source == "login-page" else "/console").text)
+    _toss(victim, CSRF_COOKIE, _cookie(attacker, CSRF_COOKIE))
+    before = _keys(hub, "civil")
+    r = victim.post("/console/access/keys/issue", data={"csrf": token}, follow_redirects=False)
+    assert r.status_code == 403, r.status_code
+    assert _keys(hub, "civil") == before
+
+
+def test_the_csrf_token_of_a_signed_in_page_still_works(hub: World) -> None:
+    client = login(hub.app, "civil.officer")
+    before = _keys(hub, "civil")
+    r = post(client, "/console/access/keys/issue", {}, page="/console/access")
+    assert r.status_code == 200 and _keys(hub, "civil") == before + 1
+
+
+def test_no_get_or_head_route_changes_state(hub: World) -> None:
+    """Only POST changes state: every other method under /console is GET (or HEAD)."""
+    for route in hub.app.routes:
+        path = getattr(route, "path", "")
+        if path.startswith("/console") and not path.startswith("/console/static"):
+            methods = set(getattr(route, "methods", ()) or ())
+            assert methods <= {"GET", "HEAD", "POST"}, (path, methods)
+            if "POST" in methods:
+                assert methods == {"POST"}, (path, methods)
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+def test_a_session_id_planted_before_sign_in_is_not_kept(hub: World) -> None:
+    client = TestClient(hub.app)
+    client.cookies.set(SESSION_COOKIE, "attacker-chosen-" + "a" * 30, path="/console")
+    page = client.get("/console/login")
+    r = client.post(
+        "/console/login",
+        data={"csrf": csrf_of(page.text), "name": "edu.officer", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    token = r.cookies.get(SESSION_COOKIE)
+    assert token and not token.startswith("attacker-chosen") and len(token) >= 43
+    planted = TestClient(hub.app)
+    planted.cookies.set(SESSION_COOKIE, "attacker-chosen-" + "a" * 30, path="/console")
+    assert planted.get("/console", follow_redirects=False).status_code == 303
+
+
+def test_a_new_password_ends_every_other_session(hub: World) -> None:
+    from onesource.web.console.accounts import AccountBook
+
+    book = AccountBook(hub.hub.store.engine)
+    book.add("pw.officer", ["officer"], "edu", password=PASSWORD)
+    stolen = login(hub.app, "pw.officer")
+    book.set_password("pw.officer", "another long password")
+    assert stolen.get("/console", follow_redirects=False).status_code == 303
+
+
+# --- secrets -----------------------------------------------------------------------------
+
+
+def test_a_new_key_is_on_a_no_store_page_and_nowhere_else(hub: World) -> None:
+    client = login(hub.app, "edu.officer")
+    r = post(client, "/console/access/keys/issue", {}, page="/console/access")
+    assert r.status_code == 200
+    assert "no-store" in r.headers["cache-control"]
+    key = re.search(r"os_[A-Za-z0-9_-]{20,}", r.text)
+    assert key, "the new key is shown"
+    again = client.get("/console/access").text
+    assert key.group() not in again
+    with hub.hub.store.engine.connect() as conn:
+        dump = " ".join(
+            str(row) for row in conn.execute(sa.text("SELECT * FROM audit_log")).fetchall()
+        )
+    assert key.group() not in dump
+    assert key.group()[len("os_") :] not in dump
+
+
+# --- stored XSS --------------------------------------------------------------------------
+
+XSS = '<script>alert(1)</script>"><img src=x onerror=alert(2)>'
+
+
+def test_text_written_by_one_department_is_escaped_on_every_page_of_another(
+    hub: World,
+) -> None:
+    from onesource.web.console.accounts import AccountBook
+
+    AccountBook(hub.hub.store.engine).add(
+        "xss.officer", ["officer"], "edu", password=PASSWORD, display_name=XSS
+    )
+    edu, psb = login(hub.app, "xss.officer"), login(hub.app, "psb.approver")
+    page = "/console/apply/population_register"
+    r = post(
+        edu,
+        page,
+        {"fields": ["name"], "purpose": XSS, "legal_basis": XSS, "period_days": "5"},
+        page=page,
+    )
+    assert r.status_code == 303, r.text
+    rid = r.headers["location"].split("/")[-1].split("?")[0]
+    pages = {
+        edu: ["/console", "/console/applications", f"/console/applications/{rid}"],
+        psb: ["/console", "/console/review", f"/console/review/{rid}"],
+    }
+    r = post(psb, f"/console/review/{rid}/refuse", {"reason": XSS}, page=f"/console/review/{rid}")
+    assert r.status_code == 303
+    for client, urls in pages.items():
+        for url in urls:
+            html = client.get(url).text
+            assert "<script>alert(1)" not in html and "<img src=x" not in html, url
+
+
+# --- sign-in -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["EDU.OFFICER", "ｅｄｕ.officer", "édu.officer"])
+def test_a_name_variant_shares_the_accounts_throttle_or_never_signs_in(
+    hub: World, variant: str
+) -> None:
+    """Collations that fold case, width or accents (MariaDB's default) would let a variant
+    reach the account under a throttle bucket of its own; a variant never signs in."""
+    from onesource.web.console.accounts import AccountBook
+
+    assert AccountBook(hub.hub.store.engine).check_password(variant, PASSWORD) is None
+
+
+def test_user_add_takes_no_password_on_the_command_line_and_never_prints_it(
+    hub: World,
+) -> None:
+    env = {**os.environ}
+    argv = [onesource_bin(), "user", "add", "cli.steward", "--role", "steward"]
+    r = subprocess.run(
+        [*argv, "--password", "a long secret pw"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert r.returncode == 2 and "a long secret pw" not in r.stdout + r.stderr
+    r = subprocess.run(
+        [*argv, "--password-stdin"],
+        input="a long secret pw\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "a long secret pw" not in r.stdout + r.stderr
+    with hub.hub.store.engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT password_hash FROM console_users WHERE name = 'cli.steward'")
+        ).scalar_one()
+        dump = " ".join(str(r) for r in conn.execute(sa.text("SELECT * FROM audit_log")))
+    assert stored.startswith("$argon2id$") and "a long secret pw" not in dump
