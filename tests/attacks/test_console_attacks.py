@@ -179,6 +179,37 @@ def test_text_written_by_one_department_is_escaped_on_every_page_of_another(
 # --- sign-in -----------------------------------------------------------------------------
 
 
+def test_a_failed_sign_in_cannot_write_terminal_controls_into_the_audit_log(
+    hub: World,
+) -> None:
+    """An outsider's "user name" lands in the audit log; an operator reads it with
+    ``onesource audit query`` in a terminal: no escape sequences, no rich markup."""
+    client = TestClient(hub.app)
+    name = "\x1b]0;owned\x07\x1b[2J[bold red]x"
+    r = client.post(
+        "/console/login",
+        data={
+            "csrf": csrf_of(client.get("/console/login").text),
+            "name": name,
+            "password": "x" * 12,
+        },
+    )
+    assert r.status_code == 401
+    out = subprocess.run(
+        [onesource_bin(), "audit", "query", "--limit", "5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1", "TERM": "dumb"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "login-failed" in out.stdout
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    entries = hub.app.state.onesource_exchange.audit.query(limit=5)
+    endpoint = next(e["endpoint"] for e in entries if "login-failed" in e["endpoint"])
+    assert endpoint.isprintable() and "[bold" not in endpoint
+
+
 @pytest.mark.parametrize("variant", ["EDU.OFFICER", "ｅｄｕ.officer", "édu.officer"])
 def test_a_name_variant_shares_the_accounts_throttle_or_never_signs_in(
     hub: World, variant: str

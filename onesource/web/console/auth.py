@@ -222,6 +222,17 @@ Member = Annotated[ConsoleUser, require("officer", "approver")]
 Steward = Annotated[ConsoleUser, require("steward")]
 
 
+def audit_name(name: str) -> str:
+    """``name`` as the audit log may hold it: what is typed at sign-in is an outsider's text,
+    and the log is read in terminals (``onesource audit query``, rich).  Control characters
+    (ESC, BEL: escape sequences), brackets (rich markup) and backslashes become ``\\xNN``."""
+    return "".join(c if c.isprintable() and c not in "[]\\" else _escaped(c) for c in name[:64])
+
+
+def _escaped(c: str) -> str:
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
 def audit(
     request: Request,
     user: ConsoleUser | None,
@@ -238,10 +249,10 @@ def audit(
     """One audit entry for a console action, committed before this returns."""
     from onesource.exchange.audit import AuditRecord
 
-    who = user.name if user is not None else (name or "?")
+    who = audit_name(user.name if user is not None else (name or "?"))
     record = AuditRecord(
         department=user.department if user is not None else department,
-        endpoint=f"console {action} ({who[:64]})",
+        endpoint=f"console {action} ({who[:100]})",
         method=request.method,
         result=result,
         status_code=status,
