@@ -22,6 +22,7 @@ Answering is a compare-and-swap on ``status = 'open'``: two answers at once leav
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -129,8 +130,20 @@ def _info(row: Objection, now: datetime) -> ObjectionInfo:
     )
 
 
+# C0/C1 controls but tab and newlines, DEL, bidi embeddings/overrides/isolates: a raiser's
+# text reaches the source department's terminal (``onesource objection list``) and mail
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _text(value: str | None, what: str, *, required: bool = False) -> str | None:
     value = (value or "").strip()
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        raise InvalidRequestError(
+            f"{what} contains a control character (U+{ord(bad.group()):04X}) at position "
+            f"{bad.start() + 1}",
+            hint="remove it",
+        )
     if not value:
         if required:
             raise InvalidRequestError(f"{what} is empty", hint=f"say {what}")

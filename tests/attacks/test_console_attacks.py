@@ -210,6 +210,37 @@ def test_a_failed_sign_in_cannot_write_terminal_controls_into_the_audit_log(
     assert endpoint.isprintable() and "[bold" not in endpoint
 
 
+ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[8m"
+
+
+def test_an_objection_cannot_drive_the_source_departments_terminal(hub: World) -> None:
+    """A hostile officer raises an objection whose reason and expected value hold escape
+    sequences; the source department's operator lists it with ``onesource objection
+    list`` in a terminal.  Refused with a clear error, nothing stored."""
+    edu = login(hub.app, "edu.officer")
+    base = {
+        "resource": "population_register",
+        "field": "name",
+        "key.id_number": hub.hub.people[3]["id_number"],
+    }
+    for form in (
+        {"reason": "姓名有误" + ESCAPES},
+        {"reason": "姓名有误", "expected": "张三" + ESCAPES},
+    ):
+        r = post(edu, "/console/objections", {**base, **form}, page="/console/objections/new")
+        assert r.status_code == 422, r.status_code
+        assert "control character" in r.text
+    out = subprocess.run(
+        [onesource_bin(), "objection", "list", "--department", "psb"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1", "TERM": "dumb"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+
+
 @pytest.mark.parametrize("variant", ["EDU.OFFICER", "ｅｄｕ.officer", "édu.officer"])
 def test_a_name_variant_shares_the_accounts_throttle_or_never_signs_in(
     hub: World, variant: str
