@@ -206,11 +206,18 @@ class AccountBook:
         """The account when ``name`` and ``password`` match an active account, else None.
 
         Always one argon2 verification, whether the account exists, is disabled or not.
+        Only the exact name: a collation that folds case, accents or width (MariaDB's)
+        finds ``edu.officer`` for ``édu.officer``, each variant with a sign-in throttle
+        bucket of its own.
         """
-        with session(self.engine) as ses:
-            row = ses.scalars(sa.select(ConsoleAccount).where(ConsoleAccount.name == name)).first()
-            stored = row.password_hash if row is not None else None
-            account = _account(row) if row is not None else None
+        stored, account = None, None
+        if NAME_RE.match(name):
+            with session(self.engine) as ses:
+                row = ses.scalars(
+                    sa.select(ConsoleAccount).where(ConsoleAccount.name == name)
+                ).first()
+                if row is not None and row.name == name:
+                    stored, account = row.password_hash, _account(row)
         ok = _verify(stored, password)
         if not ok or account is None or not account.active:
             return None
