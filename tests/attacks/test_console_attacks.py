@@ -316,3 +316,153 @@ def test_user_add_takes_no_password_on_the_command_line_and_never_prints_it(
         ).scalar_one()
         dump = " ".join(str(r) for r in conn.execute(sa.text("SELECT * FROM audit_log")))
     assert stored.startswith("$argon2id$") and "a long secret pw" not in dump
+
+
+# --- a live server -----------------------------------------------------------------------
+
+
+def test_a_forged_forwarded_for_does_not_escape_the_address_throttle(hub: World) -> None:
+    """Through uvicorn configured as ``onesource serve`` (no trusted proxy): a new
+    ``X-Forwarded-For`` / ``Forwarded`` on every attempt is still one address."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from onesource.cli.serve import proxy_settings
+    from onesource.exchange.ratelimit import RateLimiter
+    from tests.exchange.fixtures import free_port
+
+    proxy, trusted = proxy_settings()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            hub.app,
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            lifespan="off",
+            proxy_headers=proxy,
+            forwarded_allow_ips=trusted or "",
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    st = hub.app.state.onesource_console
+    saved = st.per_address
+    st.per_address = RateLimiter(1 / 60, 2)
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            codes = []
+            for i in range(4):
+                token = csrf_of(client.get("/console/login").text)
+                r = client.post(
+                    "/console/login",
+                    data={"csrf": token, "name": f"guess.{i}", "password": "x" * 12},
+                    headers={"X-Forwarded-For": f"10.9.8.{i}", "Forwarded": f"for=10.7.6.{i}"},
+                )
+                codes.append(r.status_code)
+            assert codes == [401, 401, 429, 429], codes
+            cookie = client.get("/console/login").headers.get("set-cookie", "")
+            assert (
+                "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/console" in cookie
+            )
+    finally:
+        st.per_address = saved
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+# --- authorization -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def edu_things(hub: World) -> dict[str, str]:
+    """edu's application to psb (approved: a grant), edu's key, edu's objection to psb."""
+    edu, psb = login(hub.app, "edu.officer"), login(hub.app, "psb.approver")
+    page = "/console/apply/population_register"
+    r = post(
+        edu,
+        page,
+        {"fields": ["name"], "purpose": "核验", "legal_basis": "法", "period_days": "9"},
+        page=page,
+    )
+    rid = r.headers["location"].split("/")[-1].split("?")[0]
+    r = post(edu, page, {"fields": ["name"], "purpose": "再次", "legal_basis": "法"}, page=page)
+    pending = r.headers["location"].split("/")[-1].split("?")[0]
+    assert post(psb, f"/console/review/{rid}/approve", {}).status_code == 303
+    ex = hub.app.state.onesource_exchange
+    grant = ex.grants.get_request("edu", rid).grant.id
+    key = ex.keys.issue("edu").info.id
+    r = post(
+        edu,
+        "/console/objections",
+        {
+            "resource": "population_register",
+            "field": "name",
+            "key.id_number": hub.hub.people[2]["id_number"],
+            "reason": "姓名有误",
+        },
+        page="/console/objections/new",
+    )
+    assert r.status_code == 303, r.text[:500]
+    return {
+        "rid": rid,
+        "pending": pending,
+        "grant": grant,
+        "key": key,
+        "oid": r.headers["location"].split("/")[-1],
+    }
+
+
+def _state(hub: World, t: dict[str, str]) -> tuple[Any, ...]:
+    ex = hub.app.state.onesource_exchange
+    req = ex.grants.get_request("edu", t["pending"])
+    grant = ex.grants.get_request("edu", t["rid"]).grant
+    key = next(k for k in ex.keys.list("edu") if k.id == t["key"])
+    from onesource.exchange.objections import ObjectionBook
+
+    obj = ObjectionBook(ex).get("psb", t["oid"])
+    return req.status, grant.revoked_at, key.active, obj.status
+
+
+@pytest.mark.parametrize(
+    "who", ["civil.officer", "civil.approver", "steward", "psb.officer", "edu.approver"]
+)
+def test_no_id_of_another_department_can_be_read_or_acted_on(
+    hub: World, edu_things: dict[str, str], who: str
+) -> None:
+    """Every id-taking route, by URL, with department and ids tampered in query and form."""
+    t = edu_things
+    client = login(hub.app, who)
+    before = _state(hub, t)
+    spoof = {"department": "edu", "owner": "psb", "requester": "edu", "source_department": who}
+    reads = [
+        f"/console/applications/{t['rid']}",
+        f"/console/review/{t['pending']}",
+        f"/console/objections/{t['oid']}",
+    ]
+    allowed = {  # what the person may legitimately see
+        "psb.officer": {f"/console/applications/{t['rid']}", f"/console/objections/{t['oid']}"},
+        "edu.approver": {f"/console/applications/{t['rid']}", f"/console/objections/{t['oid']}"},
+    }.get(who, set())
+    for url in reads:
+        r = client.get(url, params=spoof, headers={"X-Department": "edu"})
+        if url not in allowed:
+            assert r.status_code in (403, 404), (who, url, r.status_code)
+    writes = [
+        (f"/console/review/{t['pending']}/approve", {"fields": ["name"]}),
+        (f"/console/review/{t['pending']}/refuse", {"reason": "no"}),
+        (f"/console/access/keys/{t['key']}/revoke", {}),
+        (f"/console/access/grants/{t['grant']}/revoke", {"reason": "x"}),
+        (f"/console/objections/{t['oid']}/answer", {"status": "rejected", "text": "不对"}),
+    ]
+    token = csrf_of(client.get("/console/catalogue").text)
+    for url, data in writes:
+        r = client.post(url, data={"csrf": token, **spoof, **data}, headers={"X-Department": "edu"})
+        assert r.status_code in (403, 404), (who, url, r.status_code)
+    assert _state(hub, t) == before
