@@ -231,7 +231,21 @@ class GrantBook:
                         f"{row.period_days} days (the period requested)"
                     )
                 days = period_days
-            row.status = "approved" if approve else "denied"
+            status = "approved" if approve else "denied"
+            # compare-and-swap on 'pending': two answers at once (PostgreSQL, MariaDB) leave
+            # one, never a refused request with the other approver's live grant
+            claimed = ses.execute(
+                sa.update(AccessRequest)
+                .where(AccessRequest.id == row.id, AccessRequest.status == "pending")
+                .values(status=status, decided_at=now, decided_by=decided_by or owner, note=note)
+                .execution_options(synchronize_session=False)
+            )
+            if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConflictError(
+                    f"request {request_id!r} was answered meanwhile",
+                    hint="reload it: another approver answered it",
+                )
+            row.status = status
             row.decided_at = now
             row.decided_by = decided_by or owner
             row.note = note

@@ -466,3 +466,67 @@ def test_no_id_of_another_department_can_be_read_or_acted_on(
         r = client.post(url, data={"csrf": token, **spoof, **data}, headers={"X-Department": "edu"})
         assert r.status_code in (403, 404), (who, url, r.status_code)
     assert _state(hub, t) == before
+
+
+# --- races -------------------------------------------------------------------------------
+
+
+def test_an_approval_racing_a_refusal_leaves_one_decision(
+    pg_schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two approvers of the owner answer the same application at once (PostgreSQL, READ
+    COMMITTED): one refuses it, the other approves it in between the refusal's read and
+    its write.  Once answered, the other answer is a conflict: never a refused application
+    with a live grant."""
+    from sqlalchemy.orm import Session
+
+    from onesource.exchange.errors import ConflictError
+    from onesource.exchange.grants import GrantBook
+    from onesource.store.exchange_models import AccessRequest, Grant
+    from onesource.store.records import new_id, utcnow
+
+    engine = sa.create_engine(pg_schema)
+    try:
+        AccessRequest.__table__.create(engine)  # type: ignore[attr-defined]
+        Grant.__table__.create(engine)  # type: ignore[attr-defined]
+        now = utcnow()
+        rid = new_id()
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(AccessRequest).values(
+                    id=rid,
+                    requester="edu",
+                    owner="psb",
+                    resource="population_register",
+                    fields=["name"],
+                    purpose="p",
+                    legal_basis="l",
+                    period_days=30,
+                    status="pending",
+                    requested_at=now,
+                    due_at=now,
+                )
+            )
+        book = GrantBook(engine)
+        real_get = Session.get
+        raced: list[Any] = []
+
+        def get(self: Session, *args: Any, **kw: Any) -> Any:
+            row = real_get(self, *args, **kw)
+            if not raced:  # the refusal has read "pending": the approval runs now
+                raced.append(True)
+                book.decide("psb", rid, True, decided_by="psb.approver.b")
+            return row
+
+        monkeypatch.setattr(Session, "get", get)
+        with pytest.raises(ConflictError):
+            book.decide("psb", rid, False, "illegal purpose", decided_by="psb.approver.a")
+        monkeypatch.undo()
+        with engine.connect() as conn:
+            status = conn.execute(
+                sa.select(AccessRequest.status).where(AccessRequest.id == rid)
+            ).scalar_one()
+            grants = conn.execute(sa.select(sa.func.count()).select_from(Grant)).scalar_one()
+        assert (status, grants) == ("approved", 1)
+    finally:
+        engine.dispose()
