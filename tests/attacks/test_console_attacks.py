@@ -530,3 +530,25 @@ def test_an_approval_racing_a_refusal_leaves_one_decision(
         assert (status, grants) == ("approved", 1)
     finally:
         engine.dispose()
+
+
+def test_every_console_cookie_is_secure_when_the_public_url_is_https(
+    hub: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Behind a TLS-terminating proxy the app sees plain http: the hub's https public URL
+    decides, for the CSRF cookie as for the session cookie."""
+    from onesource.settings import get_settings
+
+    signed_in = login(hub.app, "edu.officer")  # before: the test client sends no Secure cookie
+    monkeypatch.setenv("ONESOURCE_PUBLIC_URL", "https://hub.qinghe.example")
+    monkeypatch.setenv("ONESOURCE_TRUSTED_HOSTS", "testserver")
+    get_settings.cache_clear()
+    try:
+        for response in (TestClient(hub.app).get("/console/login"), signed_in.get("/console")):
+            cookies = response.headers.get_list("set-cookie")
+            assert any(c.startswith(CSRF_COOKIE + "=") for c in cookies), cookies
+            for cookie in cookies:
+                if cookie.startswith((CSRF_COOKIE + "=", SESSION_COOKIE + "=")):
+                    assert "Secure" in cookie, cookie
+    finally:
+        get_settings.cache_clear()

@@ -20,6 +20,7 @@ def lang(request: Request) -> str:
 
 def render(request: Request, template: str, status: int = 200, **ctx: Any) -> Any:
     """A console page; every page carries a CSRF token (the header's sign-out is a form)."""
+    from onesource.web.console.auth import secure_cookies
     from onesource.web.portal import csrf
 
     lg = lang(request)
@@ -32,7 +33,8 @@ def render(request: Request, template: str, status: int = 200, **ctx: Any) -> An
         {"t": TEXT[lg], "lang": lg, "csrf": token, "user": user, **ctx},
         status_code=status,
     )
-    csrf.set_cookie(request, response, nonce, path="/console")
+    # Secure as the session cookie: behind a TLS proxy the request itself is plain http
+    csrf.set_cookie(request, response, nonce, path="/console", secure=secure_cookies(request))
     response.headers["Cache-Control"] = "no-store"  # pages show one department's data
     response.headers["X-Frame-Options"] = "DENY"
     if request.query_params.get("lang") in ("zh", "en"):

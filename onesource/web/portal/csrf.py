@@ -46,14 +46,21 @@ def token_for(request: Request, bind: str = "") -> tuple[str, str]:
     return nonce, _mac(nonce, bind)
 
 
-def set_cookie(request: Request, response: Any, nonce: str, path: str = "/register") -> Any:
-    """Attach the nonce cookie to a rendered form page (sent back only under ``path``)."""
+def set_cookie(
+    request: Request,
+    response: Any,
+    nonce: str,
+    path: str = "/register",
+    secure: bool | None = None,
+) -> Any:
+    """Attach the nonce cookie to a rendered form page (sent back only under ``path``);
+    ``secure`` default: when this request is https."""
     response.set_cookie(
         COOKIE,
         nonce,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=request.url.scheme == "https" if secure is None else secure,
         path=path,
     )
     return response
