@@ -552,3 +552,48 @@ def test_every_console_cookie_is_secure_when_the_public_url_is_https(
                     assert "Secure" in cookie, cookie
     finally:
         get_settings.cache_clear()
+
+
+def test_objection_text_and_reflected_parameters_are_escaped(
+    hub: World, edu_things: dict[str, str]
+) -> None:
+    """Objection reason, values and answer; the raise form's prefill from the query; an
+    unknown resource named in the URL on the error page."""
+    edu, psb = login(hub.app, "edu.officer"), login(hub.app, "psb.approver")
+    r = post(
+        edu,
+        "/console/objections",
+        {
+            "resource": "population_register",
+            "field": "name",
+            "key.id_number": hub.hub.people[0]["id_number"],
+            "reason": XSS,
+            "expected": XSS,
+            "observed": XSS,
+        },
+        page="/console/objections/new",
+    )
+    assert r.status_code == 303, r.text[:500]
+    oid = r.headers["location"].split("/")[-1]
+    url = f"/console/objections/{oid}"
+    r = post(psb, f"{url}/answer", {"status": "rejected", "text": XSS}, page=url)
+    assert r.status_code == 303, r.text[:500]
+    pages = [
+        (edu, url),
+        (edu, "/console/objections"),
+        (psb, url),
+        (psb, "/console/objections"),
+        (
+            edu,
+            "/console/objections/new?resource=population_register&field=name"
+            "&reason=%3Cscript%3Ealert(1)%3C/script%3E&key.id_number=%22%3E%3Cimg%20src=x%3E",
+        ),
+        (edu, "/console/catalogue/%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+        (edu, "/console/apply/%3Cscript%3Ealert(1)%3C%2Fscript%3E"),
+    ]
+    for client, page in pages:
+        r = client.get(page)
+        if not r.headers["content-type"].startswith("text/html"):  # the app's JSON 404
+            assert r.headers["content-type"].startswith("application/json"), page
+            continue
+        assert "<script>alert(1)" not in r.text and "<img src=x" not in r.text, page
