@@ -473,7 +473,8 @@ def mismatches(exchange: Any, department: str, resource: str | None = None) -> l
     """The samples of the newest consistency reports of ``department``'s copies.
 
     Read from the hub's stored quality results, never from a caller: an objection made
-    from one carries the values the hub compared.
+    from one carries the values the hub compared.  The source's value is left out
+    (None) where ``department`` may not read the source field: no grant, no value.
     """
     catalog = exchange.catalog()
     if resource is not None and exchange.resource(resource).provider != department:
@@ -494,6 +495,9 @@ def mismatches(exchange: Any, department: str, resource: str | None = None) -> l
             src_field = next((f for f, s in src.fields.items() if s.element == e["element"]), None)
             if src_field is None:
                 continue
+            # the sample's source value is the source department's data: shown (and recorded
+            # as the value seen) only where this department may read that field
+            readable = src_field in exchange.access(department, src).readable
             for sample in e.get("samples") or []:
                 copy, source = sample.get("copy"), sample.get("source")
                 if (res.name, e["element"], str(sample["key"])) in seen:
@@ -510,7 +514,7 @@ def mismatches(exchange: Any, department: str, resource: str | None = None) -> l
                         src.primary_key[0],
                         str(sample["key"]),
                         None if copy is None else str(copy),
-                        None if source is None else str(source),
+                        None if source is None or not readable else str(source),
                     )
                 )
     return out

@@ -597,3 +597,58 @@ def test_objection_text_and_reflected_parameters_are_escaped(
             assert r.headers["content-type"].startswith("application/json"), page
             continue
         assert "<script>alert(1)" not in r.text and "<img src=x" not in r.text, page
+
+
+# --- objections --------------------------------------------------------------------------
+
+
+def test_a_mismatch_shows_no_source_value_the_department_may_not_read(hub: World) -> None:
+    """civil holds a copy of person.name (social_assistance) but no grant on psb's
+    population_register.name: the consistency report's sample of psb's value is psb's
+    data, not to be read on the mismatch page nor recorded in the objection made of it."""
+    import pyarrow as pa
+
+    from onesource.pipeline.outputs import consistency_report
+    from schemas.arrow import resource_schema
+
+    ex = hub.app.state.onesource_exchange
+    store, catalog = hub.hub.store, hub.hub.catalog
+    pop = catalog.resources["population_register"]
+    assert "name" not in ex.access("civil", pop).readable  # the premise: no grant
+    res = catalog.resources["social_assistance"]
+    person = hub.hub.people[1]
+    copy = pa.Table.from_pylist(
+        [
+            {
+                "id_number": person["id_number"],
+                "name": person["name"] + "X",
+                "assistance_type": "dibao",
+                "monthly_amount": None,
+                "household_division": "339903",
+                "family_situation": "x",
+            }
+        ],
+        schema=resource_schema(catalog, res),
+    )
+    report = consistency_report(store, catalog, res, copy)
+    with store.begin_run("ingest", "social_assistance") as run:
+        store.record_quality(run.id, "social_assistance", {"consistency": report}, True)
+        run.finish("succeeded")
+    civil = login(hub.app, "civil.officer")
+    page = civil.get("/console/objections/mismatches")
+    assert page.status_code == 200 and person["name"] + "X" in page.text
+    assert f">{person['name']}<" not in page.text, "psb's value shown without a grant"
+    form = {"copy_resource": "social_assistance", "element": "person.name"}
+    r = post(
+        civil,
+        "/console/objections/from-consistency",
+        {**form, "key": person["id_number"]},
+        page="/console/objections/mismatches",
+    )
+    assert r.status_code == 303, r.text[:500]
+    oid = r.headers["location"].split("/")[-1]
+    from onesource.exchange.objections import ObjectionBook
+
+    obj = ObjectionBook(ex).get("civil", oid)
+    assert obj.observed != person["name"]
+    assert person["name"] + "<" not in civil.get(f"/console/objections/{oid}").text
