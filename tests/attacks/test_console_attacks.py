@@ -652,3 +652,20 @@ def test_a_mismatch_shows_no_source_value_the_department_may_not_read(hub: World
     obj = ObjectionBook(ex).get("civil", oid)
     assert obj.observed != person["name"]
     assert person["name"] + "<" not in civil.get(f"/console/objections/{oid}").text
+
+
+@pytest.mark.parametrize("role", ["steward", "operator"])
+def test_a_non_member_account_with_a_department_sees_none_of_its_applications(
+    hub: World, edu_things: dict[str, str], role: str
+) -> None:
+    """A steward or operator account may carry a department (``user add --department``, an
+    identity provider's claim) without being its officer or approver: the home page shows
+    no more of the department's applications than /console/applications (403) does."""
+    from onesource.web.console.accounts import AccountBook
+
+    name = f"edu.{role}"
+    AccountBook(hub.hub.store.engine).add(name, [role], "edu", password=PASSWORD)
+    client = login(hub.app, name)
+    assert client.get("/console/applications").status_code == 403
+    home = client.get("/console").text
+    assert "population_register · " not in home, home[-1500:]

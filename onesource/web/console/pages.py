@@ -45,7 +45,8 @@ def home(request: Request, user: User) -> Any:
 
     ex = state(request).exchange
     pending = outgoing = []
-    if user.department is not None:
+    member = user.has("officer") or user.has("approver")  # a steward's department: none
+    if user.department is not None and member:
         if user.has("approver"):
             pending = ex.grants.requests(user.department, "incoming", "pending")
         outgoing = ex.grants.requests(user.department, "outgoing")[:5]
