@@ -273,7 +273,8 @@ def test_approver_sees_deadlines_and_overdue_flags(
 def test_console_actions_are_audited_with_the_person(world: World, flow: Flow) -> None:
     entries = world.hub.app.state.onesource_exchange.audit.query(department="psb", limit=200)
     approvals = [e for e in entries if e["endpoint"] == "console approve (psb.approver)"]
-    assert approvals and approvals[-1]["fields"] == ["id_number", "household_division"]
+    # the flow's approval (other tests of the module approve other applications)
+    assert ["id_number", "household_division"] in [e["fields"] for e in approvals]
 
 
 def test_working_days_left_counts_weekdays() -> None:

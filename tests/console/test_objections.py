@@ -43,10 +43,19 @@ def _id(response: Any) -> str:
     return found.group(1)
 
 
+# the version of population_register each module-wide objection was raised against (tests
+# run in any order, and some commit newer versions)
+_RAISED_AT: dict[str, int] = {}
+
+
 @pytest.fixture(scope="module")
 def raised(world: World, clients: dict[str, TestClient]) -> str:
-    """edu (holds a copy of person.name) objects to psb's name of person 0."""
-    return _id(_raise(clients["edu.officer"], world, 0, observed="tampered"))
+    """edu (holds a copy of person.name) objects to psb's name of person 0; stays open:
+    tests that answer an objection raise their own."""
+    version = world.hub.store.current("resource", POP).number
+    oid = _id(_raise(clients["edu.officer"], world, 0, observed="tampered"))
+    _RAISED_AT[oid] = version
+    return oid
 
 
 # attacks
@@ -161,30 +170,31 @@ def test_routed_to_the_source_and_listed_on_both_sides(
     assert raised[-8:] in incoming and "edu" in incoming
     assert raised[-8:] in clients["edu.officer"].get("/console/objections").text
     row = next(o for o in _objections(world) if o.id == raised)
-    assert row.version == world.hub.store.current("resource", POP).number
+    assert row.version == _RAISED_AT[raised]
     assert row.element == "person.name" and row.due_at > row.raised_at
 
 
 def test_answer_corrected_needs_a_newer_version_that_changed_the_value(
-    world: World, clients: dict[str, TestClient], raised: str
+    world: World, clients: dict[str, TestClient]
 ) -> None:
     psb = clients["psb.approver"]
-    url = f"/console/objections/{raised}/answer"
-    page = f"/console/objections/{raised}"
-    row = next(o for o in _objections(world) if o.id == raised)
+    oid = _id(_raise(clients["edu.officer"], world, 0, field="household_division"))
+    url = f"/console/objections/{oid}/answer"
+    page = f"/console/objections/{oid}"
+    row = next(o for o in _objections(world) if o.id == oid)
     for version, words in ((99, "no version 99"), (row.version, "not newer")):
         r = post(psb, url, {"status": "corrected", "version": str(version)}, page)
         assert r.status_code == 422 and words in r.text
     assert post(psb, url, {"status": "rejected", "text": " "}, page).status_code == 422
-    # a new version that corrects the name
+    # a new version that corrects the household's division
     people = [dict(p) for p in world.hub.people]
-    people[0]["name"] = "张叁"
+    people[0]["household_division"] = "339902"
     new = commit(world.hub.store, world.hub.catalog, POP, people)
     state_ex = world.app.state.onesource_exchange
     state_ex.refresh()
     r = post(psb, url, {"status": "corrected", "version": str(new), "text": "已更正"}, page)
     assert r.status_code == 303, r.text[:1000]
-    done = next(o for o in _objections(world) if o.id == raised)
+    done = next(o for o in _objections(world) if o.id == oid)
     assert (done.status, done.corrected_version, done.answered_by) == (
         "corrected",
         new,
@@ -216,9 +226,14 @@ def test_a_correction_that_changed_nothing_is_refused(
     assert done.status == "rejected" and done.answer == "the register is right"
 
 
-def test_every_action_is_audited(world: World, raised: str) -> None:
+def test_every_action_is_audited(world: World, clients: dict[str, TestClient]) -> None:
     from onesource.store.db import session
     from onesource.store.exchange_models import AuditEntry
+
+    oid = _id(_raise(clients["edu.officer"], world, 1, field="household_division"))
+    answer = {"status": "rejected", "text": "户籍登记无误"}
+    r = post(clients["psb.approver"], f"/console/objections/{oid}/answer", answer)
+    assert r.status_code == 303, r.text[:1000]
 
     with session(world.hub.store.engine) as ses:
         endpoints = [e for (e,) in ses.execute(sa.select(AuditEntry.endpoint)) if "objection" in e]
@@ -313,9 +328,9 @@ def test_a_second_open_objection_on_the_same_field_is_refused(
     world: World, clients: dict[str, TestClient]
 ) -> None:
     before = len(_objections(world))
-    first = _raise(clients["edu.officer"], world, 3)
+    first = _raise(clients["edu.officer"], world, 2, field="sex")
     assert first.status_code == 303
-    again = _raise(clients["edu.approver"], world, 3)
+    again = _raise(clients["edu.approver"], world, 2, field="sex")
     assert again.status_code == 409 and "still open" in again.text
     assert len(_objections(world)) == before + 1
 
