@@ -177,6 +177,19 @@ def test_text_written_by_one_department_is_escaped_on_every_page_of_another(
             assert "<script>alert(1)" not in html and "<img src=x" not in html, url
 
 
+def _terminal(*args: str) -> str:
+    """What ``onesource ARGS`` (the installed script, this hub's settings) prints; exit 0."""
+    out = subprocess.run(
+        [onesource_bin(), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NO_COLOR": "1", "TERM": "dumb"},
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 # --- sign-in -----------------------------------------------------------------------------
 
 
@@ -196,19 +209,23 @@ def test_a_failed_sign_in_cannot_write_terminal_controls_into_the_audit_log(
         },
     )
     assert r.status_code == 401
-    out = subprocess.run(
-        [onesource_bin(), "audit", "query", "--limit", "5"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1", "TERM": "dumb"},
-    )
-    assert out.returncode == 0, out.stderr
-    assert "login-failed" in out.stdout
-    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    shown = _terminal("audit", "query", "--limit", "5")
+    assert "login-failed" in shown
+    assert "\x1b" not in shown and "\x07" not in shown
     entries = hub.app.state.onesource_exchange.audit.query(limit=5)
     endpoint = next(e["endpoint"] for e in entries if "login-failed" in e["endpoint"])
     assert endpoint.isprintable() and "[bold" not in endpoint
+
+
+def _object(client: TestClient, hub: World, person: int, **form: str) -> Any:
+    """POST the console's raise form: psb's population_register.name of ``person``."""
+    data = {
+        "resource": "population_register",
+        "field": "name",
+        "key.id_number": hub.hub.people[person]["id_number"],
+        **form,
+    }
+    return post(client, "/console/objections", data, page="/console/objections/new")
 
 
 ESCAPES = "\x1b]0;owned\x07\x1b[2J\x1b[8m"
@@ -219,27 +236,15 @@ def test_an_objection_cannot_drive_the_source_departments_terminal(hub: World) -
     sequences; the source department's operator lists it with ``onesource objection
     list`` in a terminal.  Refused with a clear error, nothing stored."""
     edu = login(hub.app, "edu.officer")
-    base = {
-        "resource": "population_register",
-        "field": "name",
-        "key.id_number": hub.hub.people[3]["id_number"],
-    }
     for form in (
         {"reason": "姓名有误" + ESCAPES},
         {"reason": "姓名有误", "expected": "张三" + ESCAPES},
     ):
-        r = post(edu, "/console/objections", {**base, **form}, page="/console/objections/new")
+        r = _object(edu, hub, 3, **form)
         assert r.status_code == 422, r.status_code
         assert "control character" in r.text
-    out = subprocess.run(
-        [onesource_bin(), "objection", "list", "--department", "psb"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NO_COLOR": "1", "TERM": "dumb"},
-    )
-    assert out.returncode == 0, out.stderr
-    assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    shown = _terminal("objection", "list", "--department", "psb")
+    assert "\x1b" not in shown and "\x07" not in shown
 
 
 VARIANTS = ["EDU.OFFICER", "édu.officer", "edu.officeř", "ｅｄｕ.officer", "edu.officer "]
@@ -398,17 +403,7 @@ def edu_things(hub: World) -> dict[str, str]:
     ex = hub.app.state.onesource_exchange
     grant = ex.grants.get_request("edu", rid).grant.id
     key = ex.keys.issue("edu").info.id
-    r = post(
-        edu,
-        "/console/objections",
-        {
-            "resource": "population_register",
-            "field": "name",
-            "key.id_number": hub.hub.people[2]["id_number"],
-            "reason": "姓名有误",
-        },
-        page="/console/objections/new",
-    )
+    r = _object(edu, hub, 2, reason="姓名有误")
     assert r.status_code == 303, r.text[:500]
     return {
         "rid": rid,
@@ -560,19 +555,7 @@ def test_objection_text_and_reflected_parameters_are_escaped(
     """Objection reason, values and answer; the raise form's prefill from the query; an
     unknown resource named in the URL on the error page."""
     edu, psb = login(hub.app, "edu.officer"), login(hub.app, "psb.approver")
-    r = post(
-        edu,
-        "/console/objections",
-        {
-            "resource": "population_register",
-            "field": "name",
-            "key.id_number": hub.hub.people[0]["id_number"],
-            "reason": XSS,
-            "expected": XSS,
-            "observed": XSS,
-        },
-        page="/console/objections/new",
-    )
+    r = _object(edu, hub, 0, reason=XSS, expected=XSS, observed=XSS)
     assert r.status_code == 303, r.text[:500]
     oid = r.headers["location"].split("/")[-1]
     url = f"/console/objections/{oid}"
