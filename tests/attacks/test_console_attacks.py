@@ -652,3 +652,17 @@ def test_a_non_member_account_with_a_department_sees_none_of_its_applications(
     assert client.get("/console/applications").status_code == 403
     home = client.get("/console").text
     assert "population_register · " not in home, home[-1500:]
+
+
+def test_the_catalogue_shows_a_non_member_none_of_its_departments_grants(
+    hub: World, edu_things: dict[str, str]
+) -> None:
+    """edu holds a grant on population_register.name; a steward account carrying edu sees
+    the catalogue as a steward (share classes), not edu's grants."""
+    from onesource.web.console.accounts import AccountBook
+
+    AccountBook(hub.hub.store.engine).add("edu.steward2", ["steward"], "edu", password=PASSWORD)
+    officer = login(hub.app, "edu.officer").get("/console/catalogue/population_register").text
+    assert "mine-granted" in officer  # the premise: edu's officer sees the grant
+    page = login(hub.app, "edu.steward2").get("/console/catalogue/population_register").text
+    assert "mine-granted" not in page and "mine-requestable" not in page

@@ -115,7 +115,10 @@ def entry(request: Request, user: Any, res: Resource) -> Entry:
     st = state(request)
     ex = st.exchange
     catalog = ex.catalog()
-    acc = ex.access(user.department, res) if user.department else None
+    # what a department may do, for its officers and approvers: a steward or operator
+    # account carrying a department sees the catalogue as a steward, not its grants
+    member = user.has("officer") or user.has("approver")
+    acc = ex.access(user.department, res) if user.department and member else None
     granted: frozenset[str] = frozenset()
     if acc is not None and acc.level == "granted":
         granted = ex.grants.active_fields(user.department, res.name)[0]
