@@ -134,7 +134,9 @@ class Hub:
         )
 
     def start(self, *args: str, cwd: Path | None = None) -> subprocess.Popen[str]:
-        """``onesource *args`` in the background, in its own process group."""
+        """``onesource *args`` in the background, in its own process group, with Ctrl+C
+        (SIGINT) handled as in a terminal: an ignored SIGINT is inherited, and libraries
+        that tests run in-process (Airflow's task runner) may have left it ignored here."""
         return subprocess.Popen(
             [onesource_bin(), *args],
             env=self.env,
@@ -143,7 +145,12 @@ class Hub:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            preexec_fn=_terminal_signals,
         )
+
+
+def _terminal_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # Python installs its Ctrl+C handler again
 
 
 def stop(proc: subprocess.Popen[str], sig: int = signal.SIGINT, timeout: float = 30) -> str:
