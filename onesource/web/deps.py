@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from functools import lru_cache
 from typing import Annotated
@@ -32,13 +33,19 @@ def store_opened() -> bool:
 CATALOG_RECHECK_SECONDS = 2.0
 _catalogs: dict[str, Catalog] = {}
 _checked: dict[str, tuple[float, Catalog]] = {}
+# one request checks for edits at a time; the others meanwhile use the catalog as last
+# checked (without it, every request arriving while a check was due stat-ed every catalog
+# file too: with 1,000 files and 32 clients, a 1.5 s stall every 2 s)
+_recheck_lock = threading.Lock()
 
 
 def fresh_catalog() -> Catalog | None:
     """The catalog when it was checked for edits less than ``CATALOG_RECHECK_SECONDS`` ago,
     else None: what async endpoints may use on the event loop without touching the disk."""
     recent = _checked.get(str(get_settings().catalog))
-    if recent is not None and time.monotonic() - recent[0] < CATALOG_RECHECK_SECONDS:
+    if recent is None:
+        return None
+    if time.monotonic() - recent[0] < CATALOG_RECHECK_SECONDS or _recheck_lock.locked():
         return recent[1]
     return None
 
@@ -52,15 +59,19 @@ def get_catalog() -> Catalog:
     if fresh is not None:
         return fresh
     configured = get_settings().catalog
-    now = time.monotonic()
-    root = configured.resolve()
-    key = f"{root}:{fingerprint(root)}"
-    catalog = _catalogs.get(key)
-    if catalog is None:
-        _catalogs.clear()
-        catalog = _catalogs[key] = load_serving(root)
-    _checked[str(configured)] = (now, catalog)
-    return catalog
+    with _recheck_lock:
+        recent = _checked.get(str(configured))
+        now = time.monotonic()
+        if recent is not None and now - recent[0] < CATALOG_RECHECK_SECONDS:
+            return recent[1]  # checked by another request while this one waited
+        root = configured.resolve()
+        key = f"{root}:{fingerprint(root)}"
+        catalog = _catalogs.get(key)
+        if catalog is None:
+            _catalogs.clear()
+            catalog = _catalogs[key] = load_serving(root)
+        _checked[str(configured)] = (now, catalog)
+        return catalog
 
 
 # The dependencies are async: FastAPI runs a sync dependency in a worker thread, so three

@@ -18,7 +18,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(
+async def home(
     request: Request,
     store: StoreDep,
     catalog: CatalogDep,
@@ -31,8 +31,13 @@ def home(
     open_class: str = "",
     kind: str = "",
 ) -> Any:
-    """The open catalogue: search, facets with counts, sorting, pages (onesource.web.portal.listing)."""
-    from onesource.web.portal.listing import home_page
+    """The open catalogue: search, facets with counts, sorting, pages (onesource.web.portal.listing).
+
+    A page rendered before is answered on the event loop; rendering runs in a worker thread.
+    """
+    from starlette.concurrency import run_in_threadpool
+
+    from onesource.web.portal.listing import cached_home, home_page
 
     facets = {
         "department": department,
@@ -41,7 +46,10 @@ def home(
         "open_class": open_class,
         "kind": kind,
     }
-    return home_page(request, store, catalog, q, facets, sort, page)
+    hit = cached_home(request, store, catalog, q, facets, sort, page)
+    if hit is not None:
+        return hit
+    return await run_in_threadpool(home_page, request, store, catalog, q, facets, sort, page)
 
 
 @router.get("/datasets/{name}", response_class=HTMLResponse)
