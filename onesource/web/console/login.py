@@ -23,6 +23,7 @@ from onesource.web.console.auth import (
 )
 from onesource.web.console.common import render
 from onesource.web.console.text import TEXT
+from onesource.web.portal.requests import client_key
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,7 +76,7 @@ async def login(
     t = TEXT["en" if request.cookies.get("lang") == "en" else "zh"]
     key = name.strip().lower()
     try:
-        st.per_address.check("addr:" + client_address(request))
+        st.per_address.check("addr:" + client_key(request))  # an IPv6 client by its /64
         st.per_account.check("user:" + key)
     except RateLimitedError as exc:
         return render(

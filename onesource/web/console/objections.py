@@ -234,7 +234,7 @@ def answer(
         return _detail(
             request, user, info, 403, ["只有来源部门可以答复 / only the source department answers"]
         )
-    number = int(version) if version.strip().isdigit() else None
+    number = int(version) if version.strip().isascii() and version.strip().isdigit() else None
     try:
         done = book(request).answer(
             _dept(user), info.id, status, text, version=number, user=user.name
