@@ -24,6 +24,11 @@ def _configure(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite needs copy-and-move for ALTER
         compare_type=True,
+        # one transaction for the whole upgrade on every backend: Alembic commits each
+        # migration on its own where it thinks DDL is not transactional (SQLite), and a
+        # second process holding SQLite's write lock between two of them read the version,
+        # ran the next migration too, and one of them failed ("table ... already exists")
+        transactional_ddl=True,
     )
 
 
