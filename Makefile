@@ -42,8 +42,10 @@ browser:
 # files and the tests inside them (pytest-randomly; the seed is printed for `make test-random`).
 TEST_WORKERS ?= logical
 TEST_ORDER ?= fixed
+ORDER_SEED := $(or $(SEED),$(shell od -An -N2 -tu2 /dev/urandom | tr -d ' '))
 test: $(STAMP) bytecode browser
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(if $(filter random,$(TEST_ORDER)),-p randomly,)
+	$(if $(filter random,$(TEST_ORDER)),@echo "tests in random order with seed $(ORDER_SEED) (same order again: make test TEST_ORDER=random SEED=$(ORDER_SEED))",)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(if $(filter random,$(TEST_ORDER)),-p randomly --randomly-seed=$(ORDER_SEED),)
 
 # the same tests in a random order (pytest-randomly, off in `make test`): finds tests that pass
 # only after, or only before, another one. Replay an order with the seed it printed:
