@@ -51,22 +51,7 @@ def check(
         from onesource.notify.dispatch import dispatch
 
         delivery = dispatch(alerts, cfg, store.engine, catalog)
-    if as_json:
-        out: dict[str, Any] = {"alerts": [a.to_dict() for a in alerts]}
-        if delivery is not None:
-            out["delivery"] = delivery.to_dict()
-        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
-    else:
-        for a in alerts:
-            console.print(f"{a.kind:20} {a.subject:32} {a.department or '-':10} {a.title}")
-        console.print(f"{len(alerts)} alert(s)")
-        if delivery is not None:
-            console.print(
-                f"sent {len(delivery.sent)}, already sent {len(delivery.skipped)}, "
-                f"failed {len(delivery.failed)}"
-            )
-            for key, target, error in delivery.failed:
-                console.print(f"[red]not delivered[/] {key} -> {target}: {error}")
+    _report("alerts", "alert", alerts, delivery, as_json)
     if delivery is not None and delivery.failed:
         raise typer.Exit(1)
     raise typer.Exit(1 if alerts else 0)
@@ -108,18 +93,25 @@ def notify(
         from onesource.notify.dispatch import dispatch
 
         delivery = dispatch(notices, cfg, store.engine, load_compiled(get_settings().catalog))
+    _report("notices", "notice", notices, delivery, as_json)
+    raise typer.Exit(1 if delivery is not None and delivery.failed else 0)
+
+
+def _report(plural: str, noun: str, items: list[Any], delivery: Any, as_json: bool) -> None:
+    """What was found (alerts or notices) and, after --send, what was delivered."""
     if as_json:
-        out: dict[str, Any] = {"notices": [a.to_dict() for a in notices]}
+        out: dict[str, Any] = {plural: [a.to_dict() for a in items]}
         if delivery is not None:
             out["delivery"] = delivery.to_dict()
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
-    else:
-        for a in notices:
-            console.print(f"{a.kind:20} {a.subject:32} {a.department or '-':10} {a.title}")
-        console.print(f"{len(notices)} notice(s)")
-        if delivery is not None:
-            console.print(
-                f"sent {len(delivery.sent)}, already sent {len(delivery.skipped)}, "
-                f"failed {len(delivery.failed)}"
-            )
-    raise typer.Exit(1 if delivery is not None and delivery.failed else 0)
+        return
+    for a in items:
+        console.print(f"{a.kind:20} {a.subject:32} {a.department or '-':10} {a.title}")
+    console.print(f"{len(items)} {noun}(s)")
+    if delivery is not None:
+        console.print(
+            f"sent {len(delivery.sent)}, already sent {len(delivery.skipped)}, "
+            f"failed {len(delivery.failed)}"
+        )
+        for key, target, error in delivery.failed:
+            console.print(f"[red]not delivered[/] {key} -> {target}: {error}")
