@@ -21,11 +21,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from onesource.exchange.grants import add_working_days
 from onesource.store import Store
 from onesource.store.db import session
 from onesource.store.exchange_models import ConsumerKey
@@ -56,16 +57,6 @@ class Submitted:
     id: str
     token: str
     due_at: datetime
-
-
-def add_working_days(start: datetime, days: int) -> datetime:
-    """``start`` plus ``days`` working days (Mon-Fri; public holidays are not modelled)."""
-    current, left = start, days
-    while left > 0:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            left -= 1
-    return current
 
 
 def _token_hash(token: str) -> str:

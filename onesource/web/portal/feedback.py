@@ -27,10 +27,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from onesource.exchange.grants import add_working_days
 from onesource.store import Store
 from onesource.store.db import session
 from onesource.store.request_models import PortalRequest
-from onesource.web.portal.applications import add_working_days
 from schemas.errors import TerminalError
 
 ID_PREFIX = "rq_"
